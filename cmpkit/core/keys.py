@@ -1,0 +1,77 @@
+"""Key handles: the one interface through which cmpkit signs, whether the key is in memory or in a token."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """A private key that can sign; a token key never leaves its token.
+
+    ``public_key()`` returns a ``cryptography`` public key object.
+    ``sign(data, digest, pss)`` returns the signature over ``data`` (the signer hashes):
+    ``digest`` is a hash name such as "sha256" (None for Ed25519/Ed448); ``pss`` selects
+    RSASSA-PSS (salt length = digest length, MGF1 with the same digest) instead of PKCS#1 v1.5.
+    ECDSA signatures are returned DER-encoded (Ecdsa-Sig-Value).
+    """
+
+    def public_key(self): ...
+
+    def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes: ...
+
+
+_HASHES = {"sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384",
+           "sha3_512", "md5"}
+
+
+def hash_algorithm(name: str):
+    """The cryptography hash object for a name like "sha256", "SHA-256" or "sha3-256"."""
+    from cryptography.hazmat.primitives import hashes
+    from ..errors import ConfigError
+
+    key = name.lower().replace("-", "_")
+    if key.startswith("sha_"):
+        key = "sha" + key[4:]
+    if key not in _HASHES:
+        raise ConfigError(f"unsupported digest algorithm: {name}")
+    return {
+        "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha3_224": hashes.SHA3_224,
+        "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512,
+        "md5": hashes.MD5,
+    }[key]()
+
+
+class SoftwareKey:
+    """A Signer over an in-memory ``cryptography`` private key (RSA, EC, Ed25519, Ed448)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, private_key):
+        self._key = private_key
+
+    @property
+    def private_key(self):
+        return self._key
+
+    def public_key(self):
+        return self._key.public_key()
+
+    def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+        key = self._key
+        if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+            return key.sign(data)
+        h = hash_algorithm(digest or "sha256")
+        if isinstance(key, rsa.RSAPrivateKey):
+            pad = (padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size) if pss
+                   else padding.PKCS1v15())
+            return key.sign(data, pad, h)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(h))
+        from ..errors import CredentialError
+        raise CredentialError(f"unsupported private key type: {type(key).__name__}")
+
+    def __repr__(self) -> str:  # never shows key material
+        return f"SoftwareKey({type(self._key).__name__})"

@@ -1,0 +1,65 @@
+"""Plugin manager: finds plugins through entry points (stevedore) and registers them with pluggy."""
+from __future__ import annotations
+
+import os
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "cmpkit.plugins"
+BLOCK_ENV = "CMPKIT_BLOCK_PLUGINS"  # comma/space separated entry-point names not to load
+
+hookimpl = pluggy.HookimplMarker("cmpkit")
+
+_manager: pluggy.PluginManager | None = None
+load_failures: list[tuple[str, str]] = []  # (plugin name, reason) of plugins that failed to import
+
+
+def blocked_names() -> set[str]:
+    """Names listed in CMPKIT_BLOCK_PLUGINS."""
+    return {n for n in os.environ.get(BLOCK_ENV, "").replace(",", " ").split() if n}
+
+
+def _discover(pm: pluggy.PluginManager) -> None:
+    from stevedore import ExtensionManager
+
+    blocked = blocked_names()
+
+    class _Manager(ExtensionManager):
+        # A blocked plugin is skipped before import: it may be the broken one.
+        def _load_one_plugin(self, ep, *args, **kwargs):
+            if ep.name in blocked:
+                return None
+            return super()._load_one_plugin(ep, *args, **kwargs)
+
+    def on_failure(_mgr, entry_point, exc):
+        load_failures.append((entry_point.name, f"{type(exc).__name__}: {exc}"))
+
+    for ext in _Manager(ENTRY_POINT_GROUP, on_load_failure_callback=on_failure):
+        if not pm.has_plugin(ext.name) and not pm.is_registered(ext.plugin):
+            pm.register(ext.plugin, name=ext.name)
+
+
+def get_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use."""
+    global _manager
+    if _manager is None:
+        pm = pluggy.PluginManager("cmpkit")
+        pm.add_hookspecs(hookspecs)
+        _discover(pm)
+        pm.check_pending()  # a misspelled hookimpl fails loudly
+        _manager = pm
+    return _manager
+
+
+def reset_manager() -> None:
+    """Forget the manager (tests, or after changing CMPKIT_BLOCK_PLUGINS)."""
+    global _manager
+    _manager = None
+    load_failures.clear()
+
+
+def hook():
+    """Shortcut: ``hook().cmpkit_load_key(...)``."""
+    return get_manager().hook

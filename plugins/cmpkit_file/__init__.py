@@ -1,0 +1,1 @@
+"""cmpkit_file: bundled cmpkit plugin."""

@@ -1,0 +1,1 @@
+"""cmpkit_http: bundled cmpkit plugin."""

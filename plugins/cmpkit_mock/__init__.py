@@ -1,0 +1,1 @@
+"""cmpkit_mock: bundled cmpkit plugin."""

@@ -1,0 +1,1 @@
+"""cmpkit_pkcs11: bundled cmpkit plugin."""
