@@ -10,7 +10,7 @@ from pyasn1.codec.der import encoder as _encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, univ, useful
 
-from ..errors import DecodeError, ProtectionError
+from ..errors import CmpError, DecodeError, ProtectionError
 from . import asn1, der
 
 PVNO_CMP2000 = 2
@@ -125,6 +125,24 @@ def name_from_general_name(gn: bytes) -> Optional[bytes]:
     if gn and gn[0] == 0xA4:
         return der.content(gn)
     return None
+
+
+def same_name(a: Optional[bytes], b: Optional[bytes]) -> bool:
+    """Do two DER Names denote the same entity? Equal bytes, else compared as openssl's
+    canonical form does: attribute by attribute, case- and space-insensitive."""
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    from .names import name_from_der
+
+    def canon(n):
+        return [[(attr.oid.dotted_string, " ".join(str(attr.value).lower().split())) for attr in rdn]
+                for rdn in name_from_der(n).rdns]
+    try:
+        return canon(a) == canon(b)
+    except CmpError:
+        return False
 
 
 # ---------------------------------------------------------------- the message

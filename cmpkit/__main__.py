@@ -1,0 +1,6 @@
+"""python -m cmpkit: same as the cmpkit command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

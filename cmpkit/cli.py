@@ -1,0 +1,88 @@
+"""The `cmpkit` command: argv -> Config -> client or mock server -> exit status; nothing else."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+TRACE = 5  # -verbosity 8
+# openssl's verbosity 0..8 (EMERG..TRACE) on Python logging levels
+VERBOSITY_LEVELS = {0: logging.CRITICAL + 10, 1: logging.CRITICAL + 5, 2: logging.CRITICAL,
+                    3: logging.ERROR, 4: logging.WARNING, 5: logging.INFO + 5, 6: logging.INFO,
+                    7: logging.DEBUG, 8: TRACE}
+_LABELS = {logging.CRITICAL: "critical", logging.ERROR: "error", logging.WARNING: "warning",
+           logging.INFO: "info", logging.DEBUG: "debug", TRACE: "trace"}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record):
+        label = _LABELS.get(record.levelno) or ("note" if record.levelno < logging.WARNING else "alert")
+        return f"CMP {label}: {record.getMessage()}"
+
+
+def setup_logging(verbosity: int = 6) -> logging.Logger:
+    log = logging.getLogger("cmpkit")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Formatter())
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(VERBOSITY_LEVELS.get(verbosity, logging.INFO))
+    return log
+
+
+def all_options():
+    """Core declarations plus what every plugin contributes through cmpkit_options."""
+    from .core.optdecl import OPTIONS
+    from .plugins import hook
+    out = list(OPTIONS)
+    for contributed in hook().cmpkit_options():
+        out.extend(contributed or ())
+    return out
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    log = setup_logging()
+    from .errors import CmpError
+    try:
+        from .core.options import format_help, parse_command_line
+        from .plugins import load_failures
+        options = all_options()
+        for name, reason in load_failures:
+            log.warning("plugin '%s' not loaded: %s", name, reason)
+        if not argv:
+            sys.stdout.write(format_help(options))
+            return 1
+        core = [o for o in options if o in _core_set()]
+        cfg = parse_command_line(argv, [o for o in options if o not in core])
+        if cfg.get("help"):
+            sys.stdout.write(format_help(options))
+            return 0
+        if cfg.get("verbosity") is not None:
+            setup_logging(cfg.get("verbosity"))
+        from . import session
+        if cfg.get("port") is not None:
+            return session.run_server(cfg)
+        return session.run_client(cfg)
+    except CmpError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        if os.environ.get("CMPKIT_DEBUG"):
+            raise
+        log.error("internal error: %s: %s (set CMPKIT_DEBUG=1 for details)", type(exc).__name__,
+                  str(exc).splitlines()[0] if str(exc) else "")
+        return 1
+
+
+def _core_set():
+    from .core.optdecl import OPTIONS
+    return set(OPTIONS)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
