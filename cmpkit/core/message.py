@@ -286,8 +286,7 @@ class PKIMessage:
     def set_header_field(self, name: str, value) -> None:
         h = self._m["header"]
         if value is None:
-            # reset an optional component
-            del h[name]
+            h.setComponentByName(name, univ.noValue)  # reset an optional component
         elif name in ("sender", "recipient"):
             h[name] = univ.Any(value)
         elif name == "messageTime":
@@ -299,7 +298,7 @@ class PKIMessage:
             if alg["parameters"].isValue:
                 target["parameters"] = alg["parameters"]
             else:
-                del target["parameters"]
+                target.setComponentByName("parameters", univ.noValue)
         elif name in ("freeText",):
             ft = h[name]
             ft.clear()
@@ -324,12 +323,12 @@ class PKIMessage:
             for i, c in enumerate(certs):
                 ec[i] = univ.Any(c)
         else:
-            del self._m["extraCerts"]
+            self._m.setComponentByName("extraCerts", univ.noValue)
         self._changed()
 
     def set_protection(self, value: Optional[bytes]) -> None:
         if value is None:
-            del self._m["protection"]
+            self._m.setComponentByName("protection", univ.noValue)
         else:
             self._m["protection"] = self._m["protection"].clone(univ.BitString.fromOctetString(value))
         self._changed()

@@ -1,0 +1,429 @@
+"""CMP message protection: PBM and PBMAC1 MACs, signatures, and the certConf certHash, over DER bytes.
+
+Protection covers the DER of ``ProtectedPart ::= SEQUENCE { header, body }``
+(:func:`protected_part`); algorithms travel as AlgorithmIdentifier DER. MAC-based:
+PasswordBasedMac (RFC 4210 5.1.3.1, OpenSSL's only MAC) and PBMAC1 with PBKDF2 (RFC 8018,
+RFC 9481 6.1). Signature-based: RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, Ed25519, Ed448.
+Parameters received from a peer are bounded (:data:`MAX_ITERATIONS`) so that a message
+cannot make us compute for long. All cryptography is ``cryptography``'s.
+"""
+from __future__ import annotations
+
+import os
+
+from . import algs, der
+from ..errors import ConfigError, DecodeError, ProtectionError
+
+# Upper bound on iteration counts, for PBM (hash iterations) and PBKDF2 (PRF iterations),
+# whether we create the parameters or a peer sends them: larger values let a peer make us
+# burn CPU. 100000 is OpenSSL's OSSL_CRMF_PBM_MAX_ITERATION_COUNT.
+MAX_ITERATIONS = 100_000
+# RFC 4210 5.1.3.1: the PBM iterationCount MUST be at least 100 (OpenSSL enforces it too).
+MIN_PBM_ITERATIONS = 100
+# PBKDF2 cost is iterationCount x number of PRF output blocks in the derived key; a long
+# keyLength multiplies the work, so the product is bounded as well (two blocks at the maximum
+# iteration count, e.g. a 64-octet key with HMAC-SHA256).
+MAX_PBKDF2_WORK = 2 * MAX_ITERATIONS
+
+# OpenSSL's defaults (OSSL_CMP_CTX_new): pbm_slen 16, pbm_owf sha256, pbm_itercnt 500,
+# pbm_mac hmac-sha1 (1.3.6.1.5.5.8.1.2), digest sha256.
+DEFAULT_SALT_LENGTH = 16
+DEFAULT_PBM_OWF = "sha256"
+DEFAULT_PBM_ITERATIONS = 500
+DEFAULT_PBM_MAC = "hmac-sha1"
+DEFAULT_DIGEST = "sha256"
+# PBMAC1 (not offered by OpenSSL 3.0's CMP): HMAC-SHA256 for PRF and MAC as in RFC 9481 6.1.
+DEFAULT_PBMAC1_PRF = "hmacWithSHA256"
+DEFAULT_PBMAC1_MAC = "hmacWithSHA256"
+DEFAULT_PBMAC1_ITERATIONS = 10_000
+
+_XOFS = frozenset(algs.XOF_LENGTHS)
+
+
+def protected_part(header_der: bytes, body_der: bytes) -> bytes:
+    """DER of ProtectedPart ::= SEQUENCE { header PKIHeader, body PKIBody }: what protection covers.
+
+    ``header_der`` and ``body_der`` are the complete TLVs as they appear in the PKIMessage
+    (the body with its explicit [n] tag).
+    """
+    for item, what in ((header_der, "PKIHeader"), (body_der, "PKIBody")):
+        _tag, _start, end = der.read_tlv(item)
+        if end != len(item):
+            raise DecodeError(f"malformed {what}: {len(item) - end} trailing bytes")
+    return der.sequence(header_der, body_der)
+
+
+# ================================================================ MAC-based protection
+
+
+def is_mac_algorithm(alg_der: bytes) -> bool:
+    """Does this AlgorithmIdentifier name MAC-based protection (PBM or PBMAC1)?"""
+    try:
+        oid, _params = algs.decode_algorithm_identifier(alg_der)
+    except DecodeError:
+        return False
+    return oid in (algs.PBM_OID, algs.PBMAC1_OID)
+
+
+def _random_salt(salt: bytes | None, length: int = DEFAULT_SALT_LENGTH) -> bytes:
+    if salt is None:
+        return os.urandom(length)
+    if not isinstance(salt, (bytes, bytearray)) or not salt:
+        raise ConfigError("the MAC salt must be non-empty bytes")
+    return bytes(salt)
+
+
+def _check_iterations(n, low: int, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not low <= n <= MAX_ITERATIONS:
+        raise ConfigError(f"{what} iteration count must be between {low} and {MAX_ITERATIONS}, got {n}")
+    return n
+
+
+def _hmac_alg_der(name: str) -> bytes:
+    # OpenSSL writes the PBM mac and owf with absent parameters; RFC 8018 writes the
+    # hmacWithSHA* PRF/MAC identifiers with NULL parameters.
+    oid, _h = algs.HMAC_ALGS[name]
+    return algs.encode_algorithm_identifier(oid, algs.NULL_DER if name.startswith("hmacWith") else None)
+
+
+def pbm_algorithm(owf: str = DEFAULT_PBM_OWF, iterations: int = DEFAULT_PBM_ITERATIONS,
+                  mac: str = DEFAULT_PBM_MAC, salt: bytes | None = None) -> bytes:
+    """AlgorithmIdentifier DER for PasswordBasedMac with PBMParameter (RFC 4211 4.4).
+
+    ``owf`` is a ``-digest`` name, ``mac`` a ``-mac`` name; ``salt`` defaults to 16 random
+    bytes. Defaults are OpenSSL's. ConfigError for unknown names or a bad iteration count.
+    """
+    owf_name = algs.digest_name(owf)
+    if owf_name in _XOFS:
+        raise ConfigError(f"digest algorithm not supported as PBM one-way function: '{owf}' (-digest)")
+    algs.hash_object(owf_name)  # fails early when cryptography lacks it
+    mac_name = algs.mac_name(mac)
+    s = algs.schemas()
+    p = s.PBMParameter()
+    p["salt"] = _random_salt(salt)
+    algs.fill_algorithm_identifier(p["owf"], algs.HASH_OIDS[owf_name])
+    p["iterationCount"] = _check_iterations(iterations, MIN_PBM_ITERATIONS, "PBM")
+    algs.fill_algorithm_identifier(p["mac"], algs.HMAC_ALGS[mac_name][0])
+    return algs.encode_algorithm_identifier(algs.PBM_OID, algs.encode_der(p))
+
+
+def pbmac1_algorithm(prf: str = DEFAULT_PBMAC1_PRF, mac: str = DEFAULT_PBMAC1_MAC,
+                     iterations: int = DEFAULT_PBMAC1_ITERATIONS, salt: bytes | None = None,
+                     key_length: int | None = None) -> bytes:
+    """AlgorithmIdentifier DER for PBMAC1 (RFC 8018 A.5) with PBKDF2 (RFC 8018 A.2).
+
+    ``prf`` and ``mac`` are HMAC names ("hmacWithSHA256", ...); ``key_length`` (octets)
+    defaults to the MAC's hash length; ``salt`` to 16 random bytes.
+    """
+    prf_name, mac_name = algs.mac_name(prf), algs.mac_name(mac)
+    if key_length is None:
+        key_length = algs.hash_object(algs.HMAC_ALGS[mac_name][1]).digest_size
+    _check_iterations(iterations, 1, "PBKDF2")
+    if isinstance(key_length, bool) or not isinstance(key_length, int) or key_length < 1:
+        raise ConfigError(f"PBKDF2 key length must be a positive number of octets, got {key_length}")
+    if iterations * _blocks(key_length, algs.HMAC_ALGS[prf_name][1]) > MAX_PBKDF2_WORK:
+        raise ConfigError(f"PBKDF2 key length {key_length} too large for {iterations} iterations")
+    s = algs.schemas()
+    kdf = s.PBKDF2Params()
+    kdf["salt"]["specified"] = _random_salt(salt)
+    kdf["iterationCount"] = iterations
+    kdf["keyLength"] = key_length
+    prf_oid, prf_params = algs.decode_algorithm_identifier(_hmac_alg_der(prf_name))
+    algs.fill_algorithm_identifier(kdf["prf"], prf_oid, prf_params)
+    p = s.PBMAC1Params()
+    algs.fill_algorithm_identifier(p["keyDerivationFunc"], algs.PBKDF2_OID, algs.encode_der(kdf))
+    mac_oid, mac_params = algs.decode_algorithm_identifier(_hmac_alg_der(mac_name))
+    algs.fill_algorithm_identifier(p["messageAuthScheme"], mac_oid, mac_params)
+    return algs.encode_algorithm_identifier(algs.PBMAC1_OID, algs.encode_der(p))
+
+
+def _blocks(key_length: int, hash_name: str) -> int:
+    size = algs.hash_object(hash_name).digest_size
+    return -(-key_length // size)
+
+
+def _decode(data: bytes | None, spec, what: str):
+    if data is None:
+        raise ProtectionError(f"missing {what}")
+    try:
+        return algs.decode_der(data, spec, what)
+    except DecodeError as exc:
+        raise ProtectionError(str(exc)) from None
+
+
+def _hmac_hash(alg, what: str) -> str:
+    """The hash name of an HMAC AlgorithmIdentifier (pyasn1 value); ProtectionError if not HMAC."""
+    oid, params = algs.split_algorithm_identifier(alg)
+    if oid not in algs.HMAC_BY_OID:
+        raise ProtectionError(f"unsupported {what}: {algs.oid_name(oid)}")
+    if params not in (None, algs.NULL_DER):
+        raise ProtectionError(f"unexpected parameters of {what} {algs.oid_name(oid)}")
+    return algs.HMAC_BY_OID[oid][1]
+
+
+def _hmac(key: bytes, hash_name: str, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hmac
+
+    h = hmac.HMAC(key, algs.hash_object(hash_name))
+    h.update(data)
+    return h.finalize()
+
+
+def _pbm_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+
+    p = _decode(params_der, algs.schemas().PBMParameter(), "PBM parameters")
+    owf_oid, _ = algs.split_algorithm_identifier(p["owf"])
+    owf_name = algs.HASH_BY_OID.get(owf_oid)
+    if owf_name is None or owf_name in _XOFS:
+        raise ProtectionError(f"unsupported PBM one-way function: {algs.oid_name(owf_oid)}")
+    iterations = int(p["iterationCount"])
+    if not MIN_PBM_ITERATIONS <= iterations <= MAX_ITERATIONS:
+        raise ProtectionError(f"PBM iteration count {iterations} outside the accepted range "
+                              f"{MIN_PBM_ITERATIONS}..{MAX_ITERATIONS}")
+    mac_hash = _hmac_hash(p["mac"], "PBM MAC algorithm")
+    # RFC 4210 5.1.3.1: BASEKEY = OWF^iterationCount(secret || salt), then HMAC keyed with it
+    fresh = hashes.Hash(algs.hash_object(owf_name))  # copying an empty context is the cheap way
+    h = fresh.copy()
+    h.update(secret)
+    h.update(p["salt"].asOctets())
+    key = h.finalize()
+    for _ in range(iterations - 1):
+        h = fresh.copy()
+        h.update(key)
+        key = h.finalize()
+    return _hmac(key, mac_hash, data)
+
+
+def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    s = algs.schemas()
+    p = _decode(params_der, s.PBMAC1Params(), "PBMAC1 parameters")
+    kdf_oid, kdf_params = algs.split_algorithm_identifier(p["keyDerivationFunc"])
+    if kdf_oid != algs.PBKDF2_OID:
+        raise ProtectionError(f"unsupported PBMAC1 key derivation function: {algs.oid_name(kdf_oid)}")
+    kdf = _decode(kdf_params, s.PBKDF2Params(), "PBKDF2 parameters")
+    if kdf["salt"].getName() != "specified":
+        raise ProtectionError("unsupported PBKDF2 salt source (only a specified salt is supported)")
+    mac_hash = _hmac_hash(p["messageAuthScheme"], "PBMAC1 MAC algorithm")
+    prf_hash = _hmac_hash(kdf["prf"], "PBKDF2 PRF") if kdf["prf"].isValue else "sha1"
+    iterations = int(kdf["iterationCount"])
+    key_length = (int(kdf["keyLength"]) if kdf["keyLength"].isValue
+                  else algs.hash_object(mac_hash).digest_size)
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise ProtectionError(f"PBKDF2 iteration count {iterations} outside the accepted range 1..{MAX_ITERATIONS}")
+    if key_length < 1 or iterations * _blocks(key_length, prf_hash) > MAX_PBKDF2_WORK:
+        raise ProtectionError(f"PBKDF2 key length {key_length} not accepted with {iterations} iterations")
+    key = PBKDF2HMAC(algorithm=algs.hash_object(prf_hash), length=key_length,
+                     salt=kdf["salt"]["specified"].asOctets(), iterations=iterations).derive(secret)
+    return _hmac(key, mac_hash, data)
+
+
+def mac_protect(alg_der: bytes, secret: bytes, data: bytes) -> bytes:
+    """The MAC over ``data`` (a ProtectedPart DER) for a PBM or PBMAC1 AlgorithmIdentifier.
+
+    ProtectionError for an unsupported, malformed or out-of-bounds algorithm.
+    """
+    if isinstance(secret, str):
+        secret = secret.encode()
+    try:
+        oid, params = algs.decode_algorithm_identifier(alg_der)
+    except DecodeError as exc:
+        raise ProtectionError(f"invalid protection algorithm: {exc}") from None
+    if oid == algs.PBM_OID:
+        return _pbm_mac(params, bytes(secret), data)
+    if oid == algs.PBMAC1_OID:
+        return _pbmac1_mac(params, bytes(secret), data)
+    raise ProtectionError(f"unsupported MAC protection algorithm: {algs.oid_name(oid)}")
+
+
+def verify_mac(alg_der: bytes, secret: bytes, data: bytes, protection_bits: bytes) -> None:
+    """Check a MAC-based protection value; ProtectionError if it does not match."""
+    from cryptography.hazmat.primitives import constant_time
+
+    expected = mac_protect(alg_der, secret, data)
+    if not constant_time.bytes_eq(expected, bytes(protection_bits)):
+        raise ProtectionError("MAC check failed: wrong shared secret or modified message")
+
+
+# ================================================================ signature-based protection
+
+
+def key_type(public_key) -> str:
+    """The key type of a ``cryptography`` public key: rsa, ec, ed25519 or ed448; else ProtectionError."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    for cls, name in ((rsa.RSAPublicKey, "rsa"), (ec.EllipticCurvePublicKey, "ec"),
+                      (ed25519.Ed25519PublicKey, "ed25519"), (ed448.Ed448PublicKey, "ed448")):
+        if isinstance(public_key, cls):
+            return name
+    raise ProtectionError(f"unsupported key type for signatures: {type(public_key).__name__}")
+
+
+def _hash_alg_der(hash_name: str) -> bytes:
+    # RFC 4055 writes the hash identifiers inside RSASSA-PSS-params with NULL parameters, as
+    # OpenSSL and cryptography do.
+    return algs.encode_algorithm_identifier(algs.HASH_OIDS[hash_name], algs.NULL_DER)
+
+
+def signature_algorithm(public_key, digest: str | None = DEFAULT_DIGEST, pss: bool = False) -> bytes:
+    """AlgorithmIdentifier DER for signing with the private key of ``public_key``.
+
+    RSA: sha*WithRSAEncryption (NULL parameters) or, with ``pss``, RSASSA-PSS with full
+    parameters (MGF1 with the same digest, salt length = digest length, as Signer does).
+    EC: ecdsa-with-SHA* (no parameters). Ed25519/Ed448: no digest, ``digest`` is ignored.
+    """
+    kind = key_type(public_key)
+    if kind in ("ed25519", "ed448"):
+        return algs.encode_algorithm_identifier(algs.SIGNATURE_OIDS[(kind, None)])
+    name = algs.digest_name(digest or DEFAULT_DIGEST)
+    if kind == "rsa" and pss:
+        if name not in algs.HASH_OIDS or name in _XOFS or name == "md5":
+            raise ProtectionError(f"digest {name} not supported with RSASSA-PSS")
+        return algs.encode_algorithm_identifier(algs.RSASSA_PSS_OID,
+                                                _pss_params_der(name, name, algs.hash_object(name).digest_size))
+    oid = algs.SIGNATURE_OIDS.get((kind, name))
+    if oid is None:
+        raise ProtectionError(f"digest {name} not supported for {kind.upper()} signatures")
+    return algs.encode_algorithm_identifier(oid, algs.NULL_DER if kind == "rsa" else None)
+
+
+def _pss_params_der(hash_name: str, mgf_hash: str, salt_length: int) -> bytes:
+    """RSASSA-PSS-params DER; DER omits components equal to their DEFAULT (SHA-1, MGF1-SHA-1, 20, 1)."""
+    p = algs.schemas().RSASSAPSSParams()
+    if hash_name != "sha1":
+        algs.fill_algorithm_identifier(p["hashAlgorithm"], algs.HASH_OIDS[hash_name], algs.NULL_DER)
+    if mgf_hash != "sha1":
+        algs.fill_algorithm_identifier(p["maskGenAlgorithm"], algs.MGF1_OID, _hash_alg_der(mgf_hash))
+    if salt_length != 20:
+        p["saltLength"] = salt_length
+    return algs.encode_der(p)
+
+
+def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
+    """(key type, hash name or None, (MGF1 hash, salt length) for PSS or None) of a signature algorithm."""
+    try:
+        oid, params = algs.decode_algorithm_identifier(alg_der)
+    except DecodeError as exc:
+        raise ProtectionError(f"invalid protection algorithm: {exc}") from None
+    if oid in algs.SIGNATURE_BY_OID:
+        kind, hash_name = algs.SIGNATURE_BY_OID[oid]
+        # RSA: NULL (RFC 4055; absent is tolerated); ECDSA (RFC 5758) and EdDSA (RFC 8410):
+        # absent (NULL tolerated for ECDSA, as some encoders write it).
+        allowed = (None,) if kind in ("ed25519", "ed448") else (None, algs.NULL_DER)
+        if params not in allowed:
+            raise ProtectionError(f"unexpected parameters of signature algorithm {algs.oid_name(oid)}")
+        return kind, hash_name, None
+    if oid == algs.RSASSA_PSS_OID:
+        return ("rsa",) + _pss_params(params)
+    raise ProtectionError(f"unsupported signature algorithm: {algs.oid_name(oid)}")
+
+
+def _pss_params(params: bytes | None) -> tuple[str, tuple[str, int]]:
+    p = _decode(params, algs.schemas().RSASSAPSSParams(), "RSASSA-PSS parameters")
+
+    def hash_of(alg, what):
+        oid, hp = algs.split_algorithm_identifier(alg)
+        name = algs.HASH_BY_OID.get(oid)
+        if name is None or name in _XOFS or hp not in (None, algs.NULL_DER):
+            raise ProtectionError(f"unsupported {what} in RSASSA-PSS parameters: {algs.oid_name(oid)}")
+        return name
+
+    hash_name = hash_of(p["hashAlgorithm"], "hash") if p["hashAlgorithm"].isValue else "sha1"
+    mgf_hash = "sha1"
+    if p["maskGenAlgorithm"].isValue:
+        mgf_oid, mgf_params = algs.split_algorithm_identifier(p["maskGenAlgorithm"])
+        if mgf_oid != algs.MGF1_OID:
+            raise ProtectionError(f"unsupported mask generation function: {algs.oid_name(mgf_oid)}")
+        mgf_hash = hash_of(_decode(mgf_params, algs.schemas().AlgorithmIdentifier(), "MGF1 parameters"),
+                           "MGF1 hash")
+    salt = int(p["saltLength"]) if p["saltLength"].isValue else 20
+    trailer = int(p["trailerField"]) if p["trailerField"].isValue else 1
+    if trailer != 1 or salt < 0:
+        raise ProtectionError("unsupported RSASSA-PSS parameters (trailerField or saltLength)")
+    return hash_name, (mgf_hash, salt)
+
+
+def sign(signer, alg_der: bytes, data: bytes) -> bytes:
+    """Sign ``data`` with a :class:`cmpkit.core.keys.Signer` as ``alg_der`` says.
+
+    ProtectionError if the algorithm does not fit the signer's key or asks for RSASSA-PSS
+    parameters other than those a Signer uses (MGF1 with the same hash, salt = hash length).
+    """
+    kind, hash_name, pss = _signature_params(alg_der)
+    actual = key_type(signer.public_key())
+    if actual != kind:
+        raise ProtectionError(f"signature algorithm for {kind.upper()} keys does not fit the"
+                              f" {actual.upper()} signing key")
+    if pss is not None and pss != (hash_name, algs.hash_object(hash_name).digest_size):
+        raise ProtectionError("unsupported RSASSA-PSS parameters for signing: need MGF1 with the"
+                              " same digest and salt length = digest length")
+    return signer.sign(data, hash_name, pss=pss is not None)
+
+
+def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
+    """Check ``signature`` over ``data`` with ``public_key``; ProtectionError if invalid or unsupported."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    kind, hash_name, pss = _signature_params(alg_der)
+    actual = key_type(public_key)
+    if actual != kind:
+        raise ProtectionError(f"signature algorithm is for {kind.upper()} keys but the signer key is {actual.upper()}")
+    signature, data = bytes(signature), bytes(data)
+    try:
+        if kind in ("ed25519", "ed448"):
+            public_key.verify(signature, data)
+        elif kind == "ec":
+            public_key.verify(signature, data, ec.ECDSA(algs.hash_object(hash_name)))
+        else:
+            if pss is None:
+                pad = padding.PKCS1v15()
+            else:
+                mgf_hash, salt = pss
+                pad = padding.PSS(mgf=padding.MGF1(algs.hash_object(mgf_hash)), salt_length=salt)
+            public_key.verify(signature, data, pad, algs.hash_object(hash_name))
+    except InvalidSignature:
+        raise ProtectionError("signature check failed: wrong signer key or modified message") from None
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise ProtectionError(f"cannot check signature: {exc}") from None
+
+
+# ================================================================ certConf certHash
+
+
+def digest_for_cert_hash(cert_der: bytes) -> str:
+    """The hash name for a certificate's certHash in certConf (RFC 4210 5.3.18, RFC 9480 2.10).
+
+    The hash of the certificate's own signature algorithm (for RSASSA-PSS the one in its
+    parameters); for Ed25519 SHA-512 and for Ed448 SHAKE256 (RFC 8419), as OpenSSL's
+    X509_digest_sig() does. SHAKE256 output is 32 octets, OpenSSL 3.0's default length
+    (RFC 9481 would take 64): interoperability with OpenSSL wins.
+    """
+    try:
+        items = der.children(cert_der)
+        if len(items) != 3:
+            raise DecodeError("not a Certificate SEQUENCE of three items")
+        oid, params = algs.decode_algorithm_identifier(items[1])
+    except DecodeError as exc:
+        raise DecodeError(f"malformed certificate: {exc}") from None
+    if oid == algs.RSASSA_PSS_OID:
+        return _pss_params(params)[0]
+    if oid in algs.SIGNATURE_BY_OID:
+        kind, hash_name = algs.SIGNATURE_BY_OID[oid]
+        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}[kind]
+    raise ProtectionError(f"cannot compute certHash: unsupported certificate signature algorithm {oid}")
+
+
+def cert_hash(cert_der: bytes, digest: str | None = None) -> bytes:
+    """The certHash of a DER certificate for certConf: see :func:`digest_for_cert_hash`.
+
+    ``digest`` overrides the choice (e.g. the hashAlg field of a CMP v3 CertStatus).
+    """
+    from cryptography.hazmat.primitives import hashes
+
+    name = algs.digest_name(digest) if digest is not None else digest_for_cert_hash(cert_der)
+    h = hashes.Hash(algs.hash_object(name))
+    h.update(bytes(cert_der))
+    return h.finalize()
