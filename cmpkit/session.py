@@ -174,10 +174,9 @@ def build_client_settings(cfg, loader: Loader):
             _policy(cfg).verify_chain(s.cert, s.cert_chain + loader_untrusted(cfg, loader), own,
                                       purpose=None, check_status=True)
     s.extracerts = loader.certs_option("extracerts", "extra certificates (-extracerts)")
-    s.digest = cfg.get("digest") or "sha256"
-    s.mac = cfg.get("mac") or "hmac-sha1"
-    from .core.keys import hash_algorithm
-    hash_algorithm(s.digest)  # fails early for an unknown digest
+    from .core.algs import digest_name, mac_name
+    s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
+    s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
 
     # ---- server authentication (setup_verification_ctx)
     s.untrusted = loader_untrusted(cfg, loader) + s.cert_chain

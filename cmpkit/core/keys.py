@@ -20,26 +20,10 @@ class Signer(Protocol):
     def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes: ...
 
 
-_HASHES = {"sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384",
-           "sha3_512", "md5"}
-
-
 def hash_algorithm(name: str):
-    """The cryptography hash object for a name like "sha256", "SHA-256" or "sha3-256"."""
-    from cryptography.hazmat.primitives import hashes
-    from ..errors import ConfigError
-
-    key = name.lower().replace("-", "_")
-    if key.startswith("sha_"):
-        key = "sha" + key[4:]
-    if key not in _HASHES:
-        raise ConfigError(f"unsupported digest algorithm: {name}")
-    return {
-        "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
-        "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha3_224": hashes.SHA3_224,
-        "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512,
-        "md5": hashes.MD5,
-    }[key]()
+    """The cryptography hash object for a digest name as -digest accepts it ("sha256", "SHA-256"...)."""
+    from .algs import digest_name, hash_object
+    return hash_object(digest_name(name))
 
 
 class SoftwareKey:
