@@ -356,7 +356,9 @@ def _template(cfg, loader, s):
         if san_oid in exts and cfg.get("reqexts") is not None:
             raise ConfigError("cannot have Subject Alternative Names both via -reqexts and via -sans")
         names, critical = parse_sans(sans)
-        exts[san_oid] = x509.Extension(x509.SubjectAlternativeName.oid, critical, x509.SubjectAlternativeName(names))
+        if names:  # "critical" alone only sets a flag for no names: no extension, as openssl
+            exts[san_oid] = x509.Extension(x509.SubjectAlternativeName.oid, critical,
+                                           x509.SubjectAlternativeName(names))
     elif san_oid not in exts and ref is not None and not cfg.get("san_nodefault"):
         try:
             e = ref.extensions.get_extension_for_class(x509.SubjectAlternativeName)
