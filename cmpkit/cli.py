@@ -54,6 +54,7 @@ def main(argv=None) -> int:
         if not argv:
             sys.stdout.write(format_help(options))
             return 1
+        _early_verbosity(argv)  # openssl applies -verbosity before reading the config file
         core = [o for o in options if o in _core_set()]
         cfg = parse_command_line(argv, [o for o in options if o not in core])
         if cfg.get("help"):
@@ -77,6 +78,12 @@ def main(argv=None) -> int:
         log.error("internal error: %s: %s (set CMPKIT_DEBUG=1 for details)", type(exc).__name__,
                   str(exc).splitlines()[0] if str(exc) else "")
         return 1
+
+
+def _early_verbosity(argv) -> None:
+    for i, arg in enumerate(argv[:-1]):
+        if arg.lstrip("-") == "verbosity" and arg.startswith("-") and argv[i + 1].isdigit():
+            setup_logging(int(argv[i + 1]))
 
 
 def _core_set():

@@ -1,0 +1,55 @@
+"""Shared bench helpers: a throw-away test PKI, both tools' command prefixes, timing and the table."""
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CMPKIT = [sys.executable, "-m", "cmpkit"]
+OPENSSL = [shutil.which("openssl") or "openssl", "cmp"]
+TOOLS = {"cmpkit": CMPKIT, "openssl": OPENSSL}
+
+
+def make_pki():
+    from tests.pki import build
+    return build(pathlib.Path(tempfile.mkdtemp(prefix="cmpkit-bench-")))
+
+
+def env():
+    return {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "openssl_conf")}
+
+
+def timed(argv, check=True):
+    """Wall-clock seconds of one command; fails loudly if the command fails."""
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, capture_output=True, text=True, env=env())
+    dt = time.perf_counter() - t0
+    if check and r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}): {' '.join(argv)}\n{r.stdout}{r.stderr}")
+    return dt
+
+
+def alternate(measure, rounds):
+    """Run measure(tool) for both tools, alternating, `rounds` times; median per tool."""
+    samples = {t: [] for t in TOOLS}
+    for _ in range(rounds):
+        for tool in TOOLS:
+            samples[tool].append(measure(tool))
+    return {t: statistics.median(v) for t, v in samples.items()}
+
+
+def table(title, rows, unit="ms", higher_is_better=False):
+    """rows: [(label, {tool: value})]; prints values and the cmpkit/openssl ratio."""
+    print(f"\n{title}")
+    print(f"| measurement | cmpkit ({unit}) | openssl ({unit}) | ratio cmpkit/openssl |")
+    print("|---|---:|---:|---:|")
+    for label, v in rows:
+        ratio = v["cmpkit"] / v["openssl"] if v["openssl"] else float("nan")
+        note = " (higher is better)" if higher_is_better else ""
+        print(f"| {label} | {v['cmpkit']:.2f} | {v['openssl']:.2f} | {ratio:.2f}{note} |")

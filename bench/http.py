@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Time per PBM IR transaction over HTTP on loopback, each tool against its own mock server (-port 0).
+
+Default keep-alive and -keep_alive 0. Per transaction = (t(repeat N) - t(repeat 1)) / (N - 1).
+Usage: python bench/http.py [N] [ROUNDS]
+"""
+import sys
+
+from common import TOOLS, alternate, make_pki, table, timed
+
+from tests.tools import Server
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+
+
+def main():
+    p = make_pki()
+    srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", p.path("issued")]
+    servers = {tool: Server(TOOLS[tool] + srv) for tool in TOOLS}
+    try:
+        rows = []
+        for label, extra in (("PBM IR, default keep-alive", []), ("PBM IR, -keep_alive 0", ["-keep_alive", "0"])):
+            def per_tx(tool):
+                args = TOOLS[tool] + ["-config", "", "-server", servers[tool].address, "-cmd", "ir", "-ref", "1234",
+                                      "-secret", "pass:test", "-newkey", p.path("new_key"), "-subject", "/CN=leaf",
+                                      "-certout", str(p.dir / f"out-{tool}.pem"), *extra]
+                t1 = timed(args + ["-repeat", "1"])
+                tn = timed(args + ["-repeat", str(N)])
+                return (tn - t1) / (N - 1) * 1000
+            rows.append((label, alternate(per_tx, ROUNDS)))
+        table(f"HTTP on loopback, per transaction, -repeat {N}, median of {ROUNDS} rounds", rows)
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Time per in-process transaction (-use_mock_srv -repeat N): PBM IR and signature CR, cmpkit beside openssl cmp.
+
+Per transaction = (t(repeat N) - t(repeat 1)) / (N - 1), so process start-up cancels out.
+Usage: python bench/inprocess.py [N] [ROUNDS]
+"""
+import sys
+
+from common import alternate, make_pki, table, timed, TOOLS
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+
+
+def scenarios(p):
+    srv = ["-config", "", "-use_mock_srv", "-rsp_cert", p.path("issued"), "-srv_ref", "1234", "-srv_secret",
+           "pass:test", "-srv_cert", p.path("server"), "-srv_key", p.path("server_key"),
+           "-srv_trusted", p.path("root"), "-srv_untrusted", p.path("issuing")]
+    out = ["-certout", str(p.dir / "out.pem")]
+    return {
+        "PBM IR": srv + ["-cmd", "ir", "-ref", "1234", "-secret", "pass:test", "-newkey", p.path("new_key"),
+                         "-subject", "/CN=leaf"] + out,
+        "signature CR": srv + ["-cmd", "cr", "-cert", p.path("client"), "-key", p.path("client_key"),
+                               "-trusted", p.path("root"), "-untrusted", p.path("issuing"),
+                               "-newkey", p.path("new_key"), "-subject", "/CN=leaf"] + out,
+    }
+
+
+def main():
+    p = make_pki()
+    rows = []
+    for label, args in scenarios(p).items():
+        def per_tx(tool):
+            t1 = timed(TOOLS[tool] + args + ["-repeat", "1"])
+            tn = timed(TOOLS[tool] + args + ["-repeat", str(N)])
+            return (tn - t1) / (N - 1) * 1000
+        rows.append((f"{label}, per transaction", alternate(per_tx, ROUNDS)))
+    table(f"In-process mock server, -repeat {N}, median of {ROUNDS} rounds", rows)
+
+
+if __name__ == "__main__":
+    main()

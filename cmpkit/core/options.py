@@ -1,0 +1,458 @@
+"""Turns argv and an OpenSSL-style config file into one typed, immutable Config, as `openssl cmp` does.
+
+Each option is declared once as an :class:`Option` (core ones in :mod:`cmpkit.core.optdecl`,
+plugin ones through the ``cmpkit_options`` hook); the command-line parser, the config-file
+reader and ``-help`` (:func:`format_help`) are all driven by those declarations.
+
+Order of :func:`parse_command_line`, following apps/cmp.c (main, read_config, get_opts):
+
+1. argv is split into options; unknown options, missing values, bad numbers and stray
+   arguments are errors. ``-name=value``, ``--name`` and a final ``--`` work as in openssl.
+2. The config file is ``-config``, else ``$OPENSSL_CONF``, else openssl's default
+   ``openssl.cnf`` (the last two only if the file exists); ``-config ""`` means none.
+3. ``-section`` names (commas and/or whitespace; default ``cmp``; ``""`` = ``default``) must
+   exist, except that a missing ``[cmp]`` is only reported. Each option is looked up in
+   the sections from last to first, each lookup falling back to ``[default]``.
+   Config values: flags and numbers as base-10 integers (flag 0 = off), an empty or
+   non-numeric number as not given; an empty string resets the option.
+4. Command-line values override config values; a later occurrence overrides an earlier one;
+   ``-opt ""`` resets a string option (with a warning, as openssl).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import textwrap
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from ..errors import ConfigError, PluginError
+
+log = logging.getLogger("cmpkit")
+
+KINDS = ("flag", "str", "int", "choice")
+INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1  # C int, as openssl's opt_int
+CMP_SECTION = "cmp"
+DEFAULT_SECTION = "default"
+EXTENSION_GROUP = "cmpkit extension options"
+HELP_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option, declared once.
+
+    :param name: option name without the leading dash, e.g. ``"keep_alive"``.
+    :param kind: ``"flag"`` (no value; bool), ``"str"``, ``"int"`` (base-10 integer within
+        ``minimum``..``maximum``, by default a C int) or ``"choice"`` (one of ``choices``;
+        all-uppercase choices such as PEM|DER also match in lower case).
+    :param help: one line for ``-help``.
+    :param group: the man page's option group, e.g. ``"Message transfer options"``.
+    :param metavar: the value's name in ``-help``, e.g. ``"filename|uri"``.
+    :param default: what :meth:`Config.get` returns when the option is not given.
+    :param choices: allowed values of a ``choice`` (or, optionally, of an ``int``) option.
+    :param no_effect: accepted for compatibility but has no effect.
+    :param extension: a cmpkit option that ``openssl cmp`` does not have.
+    """
+
+    name: str
+    kind: str
+    help: str = ""
+    group: str = EXTENSION_GROUP
+    metavar: str = ""
+    default: Any = None
+    choices: tuple = ()
+    minimum: Optional[int] = None
+    maximum: Optional[int] = None
+    no_effect: bool = False
+    extension: bool = False
+
+    def __post_init__(self):
+        if not self.name or self.name.startswith("-") or any(c.isspace() or c == "=" for c in self.name):
+            raise ValueError(f"invalid option name {self.name!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"option -{self.name}: unknown kind {self.kind!r} (one of {', '.join(KINDS)})")
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if self.kind == "choice" and not self.choices:
+            raise ValueError(f"option -{self.name}: a choice option needs choices")
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind != "flag"
+
+    @property
+    def low(self) -> int:
+        return INT_MIN if self.minimum is None else self.minimum
+
+    @property
+    def high(self) -> int:
+        return INT_MAX if self.maximum is None else self.maximum
+
+
+_UNSET = object()
+
+
+class Config:
+    """The run's options: typed, immutable, with the declared defaults.
+
+    ``get(name)`` gives a bool for flags, an int for numbers and a str otherwise, or the
+    declared default (flags: False), or None; an undeclared name raises KeyError.
+    """
+
+    __slots__ = ("_options", "_values", "_sources", "_config_path", "_sections")
+
+    def __init__(self, options: Iterable[Option], values: Mapping[str, Any],
+                 config_path: Optional[str] = None, sections: Sequence[str] = (),
+                 sources: Optional[Mapping[str, str]] = None):
+        opts = {o.name: o for o in options}
+        unknown = [n for n in values if n not in opts]
+        if unknown:
+            raise KeyError(f"unknown option name(s): {', '.join(sorted(unknown))}")
+        sset = object.__setattr__
+        sset(self, "_options", MappingProxyType(opts))
+        sset(self, "_values", MappingProxyType({k: v for k, v in values.items() if v is not None}))
+        sset(self, "_sources", MappingProxyType(dict(sources or {})))
+        sset(self, "_config_path", config_path)
+        sset(self, "_sections", tuple(sections))
+
+    @classmethod
+    def from_values(cls, values: Optional[Mapping[str, Any]] = None, extra_options: Iterable[Option] = (),
+                    **kw) -> "Config":
+        """A Config with the given (already typed) values, e.g. for tests: ``Config.from_values(cmd="ir")``."""
+        from .optdecl import OPTIONS
+        merged = dict(values or {}, **kw)
+        return cls(_merge_options(extra_options, OPTIONS), merged,
+                   sources={k: "given" for k in merged})
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Config is immutable")
+
+    __delattr__ = __setattr__
+
+    def option(self, name: str) -> Option:
+        """The declaration of ``name``; KeyError if there is none."""
+        try:
+            return self._options[name]
+        except KeyError:
+            raise KeyError(f"unknown option name '{name}'") from None
+
+    def get(self, name: str) -> Any:
+        opt = self.option(name)
+        value = self._values.get(name, _UNSET)
+        if value is not _UNSET:
+            return value
+        if opt.default is not None:
+            return opt.default
+        return False if opt.kind == "flag" else None
+
+    def get_list(self, name: str) -> list:
+        """The value split on commas and/or whitespace; [] when unset."""
+        value = self.get(name)
+        if value is None or value is False:
+            return []
+        return [item for item in re.split(r"[,\s]+", str(value)) if item]
+
+    def is_set(self, name: str) -> bool:
+        """True if the config file or the command line gave a value (a flag: turned it on)."""
+        self.option(name)
+        value = self._values.get(name)
+        return value is not None and value is not False
+
+    def source(self, name: str) -> Optional[str]:
+        """Where the value came from ("command line", "config file 'x' [sec]"), None if not given."""
+        self.option(name)
+        return self._sources.get(name) if name in self._values else None
+
+    @property
+    def config_path(self) -> Optional[str]:
+        """The config file that was read, or None."""
+        return self._config_path
+
+    @property
+    def sections(self) -> list:
+        """The config sections that were read, in the order given."""
+        return list(self._sections)
+
+    @property
+    def options(self) -> Mapping[str, Option]:
+        """All declared options by name (read-only)."""
+        return self._options
+
+    def __contains__(self, name) -> bool:
+        return name in self._options
+
+    def __repr__(self) -> str:  # names only: values may be secrets
+        return f"Config(set={sorted(self._values)}, config_path={self._config_path!r})"
+
+
+# ------------------------------------------------------------------ value conversion
+
+_DECIMAL = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")  # as strtol reads it, nothing left over
+_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")  # strtol(..., 10), whole string
+
+
+def _range_text(opt: Option) -> str:
+    if opt.choices:
+        return ", ".join(str(c) for c in opt.choices)
+    return f"{opt.low} .. {opt.high}"
+
+
+def _check_int(opt: Option, number: int, text: str, where: str) -> int:
+    """Range checks with openssl's wording for 'N' (minimum 0) and 'p' (minimum 1) options."""
+    if number < opt.low and opt.minimum == 0:
+        raise ConfigError(f'Negative number "{text}" for option -{opt.name}{where}')
+    if number < opt.low and opt.minimum == 1:
+        raise ConfigError(f'Non-positive number "{text}" for option -{opt.name}{where}')
+    if opt.maximum is None and not INT_MIN <= number <= INT_MAX:
+        raise ConfigError(f'Value "{text}" outside integer range for option -{opt.name}{where}')
+    if not opt.low <= number <= opt.high or (opt.choices and number not in opt.choices):
+        raise ConfigError(f'Value "{text}" out of range for option -{opt.name}{where}: '
+                          f"must be {_range_text(opt)}")
+    return number
+
+
+def _check_choice(opt: Option, text: str, where: str) -> str:
+    if text in opt.choices:
+        return text
+    if all(c.isupper() for c in opt.choices):  # format names, which openssl takes in any case
+        for choice in opt.choices:
+            if text.upper() == choice:
+                return choice
+    raise ConfigError(f"Invalid value \"{text}\" for option -{opt.name}{where}: must be one of "
+                      f"{', '.join(opt.choices)}")
+
+
+def convert_arg(opt: Option, text: str) -> Any:
+    """A command-line argument as the option's type; None for an empty string (reset).
+
+    Numbers are strict: optional sign and decimal digits only (openssl's opt_int would
+    read a leading 0 as octal and 0x as hexadecimal; both are refused rather than guessed).
+    """
+    if opt.kind == "int":
+        if not _DECIMAL.fullmatch(text):
+            if text.lstrip().lstrip("+-")[:2].lower() == "0x":
+                raise ConfigError(f'Invalid number "{text}" for option -{opt.name}: '
+                                  "only decimal digits are accepted")
+            raise ConfigError(f"Non-numeric value \"{text}\" for option -{opt.name}")
+        digits = text.lstrip().lstrip("+-")
+        if len(digits) > 1 and digits.startswith("0"):
+            raise ConfigError(f'Invalid number "{text}" for option -{opt.name}: a leading zero '
+                              "(octal for openssl) is not accepted")
+        return _check_int(opt, int(text), text, "")
+    if opt.name in ("config", "section"):  # "" is meaningful here: no file, [default]
+        return text
+    if text == "":
+        log.warning("-%s option argument is empty string, resetting option", opt.name)
+        return None
+    if text.startswith("-"):
+        log.warning("-%s option argument starts with hyphen", opt.name)
+    if opt.kind == "choice":
+        return _check_choice(opt, text, "")
+    return text
+
+
+def convert_conf(opt: Option, text: str, where: str) -> Any:
+    """A config-file value as the option's type, as apps/cmp.c read_config does.
+
+    Returns _UNSET when the value counts as not given (empty or non-numeric number),
+    None when an empty string resets a string option.
+    """
+    if opt.kind in ("flag", "int"):
+        match = _STRTOL.fullmatch(text)
+        if not match:
+            if text.strip():
+                log.warning("ignoring non-numeric value \"%s\" for option -%s%s", text, opt.name, where)
+            return _UNSET
+        number = int(match.group(1))
+        if opt.kind == "flag":
+            if not INT_MIN <= number <= INT_MAX:
+                raise ConfigError(f'Value "{text}" outside integer range for option -{opt.name}{where}')
+            return number != 0
+        return _check_int(opt, number, match.group(1), where)
+    if text == "":
+        return None
+    if opt.kind == "choice":
+        return _check_choice(opt, text, where)
+    return text
+
+
+# ------------------------------------------------------------------ parsing
+
+def _merge_options(extra_options: Iterable[Option], core: Iterable[Option]) -> list:
+    out, seen = [], {}
+    for opt in list(core) + list(extra_options):
+        if opt.name in seen:
+            if seen[opt.name] == opt:
+                continue
+            raise PluginError(f"option -{opt.name} is declared twice, differently")
+        seen[opt.name] = opt
+        out.append(opt)
+    return out
+
+
+def _split_argv(argv: Sequence[str], by_name: Mapping[str, Option]) -> list:
+    """[(Option, converted value), ...] in argv order, as openssl's opt_next reads them."""
+    out = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            if i < len(argv):
+                raise ConfigError(f"unexpected argument '{argv[i]}' after '--'")
+            break
+        if not arg.startswith("-") or arg == "-":
+            raise ConfigError(f"unexpected argument '{arg}': options start with '-' (see -help)")
+        name = arg[2:] if arg.startswith("--") else arg[1:]
+        name, eq, inline = name.partition("=")
+        opt = by_name.get(name)
+        if opt is None:
+            raise ConfigError(f"unknown option '-{name}' (see -help)")
+        if not opt.takes_value:
+            if eq:
+                raise ConfigError(f"option -{name} does not take a value")
+            out.append((opt, True))
+            continue
+        if eq:
+            text = inline
+        elif i < len(argv):
+            text = argv[i]
+            i += 1
+        else:
+            raise ConfigError(f"option -{name} needs a value")
+        out.append((opt, convert_arg(opt, text)))
+    return out
+
+
+def split_sections(text: str) -> list:
+    """Section names separated by commas and/or whitespace; "" means [default]."""
+    names = [n for n in re.split(r"[,\s]+", text) if n]
+    return names or [DEFAULT_SECTION]
+
+
+def _openssl_default_config() -> Optional[str]:
+    """openssl's built-in default config file: OPENSSLDIR/openssl.cnf."""
+    import ssl
+    cafile = ssl.get_default_verify_paths().openssl_cafile
+    return os.path.join(os.path.dirname(cafile), "openssl.cnf") if cafile else None
+
+
+def _config_file(given: Optional[str], environ: Mapping[str, str]) -> Optional[str]:
+    if given is not None:
+        return given or None
+    path = environ.get("OPENSSL_CONF")
+    if path is None:
+        path = _openssl_default_config()
+    if path and os.path.exists(path):
+        return path
+    return None
+
+
+def _load(path: str):
+    from .conf import load_config
+    try:
+        return load_config(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file '{path}': {exc.strerror or exc}") from None
+
+
+def _read_config(conf, path: str, section_text: str, sections: list, options: Iterable[Option]) -> tuple:
+    """Option values (and where each came from) from the config file's sections."""
+    log.info("using section(s) '%s' of OpenSSL configuration file '%s'", section_text, path)
+    if section_text == CMP_SECTION:
+        if not conf.has_section(CMP_SECTION):
+            log.info("no [%s] section found in config file '%s'; will thus use just [default] "
+                     "and unnamed section if present", CMP_SECTION, path)
+    else:
+        for name in reversed(sections):
+            if name != DEFAULT_SECTION and not conf.has_section(name):
+                raise ConfigError(f"no [{name}] section found in config file '{path}'")
+    get_exact = getattr(conf, "get_exact", None)
+    values, sources = {}, {}
+    for opt in options:
+        if opt.name in ("help", "config", "section"):
+            continue
+        for name in reversed(sections):  # later sections override earlier ones
+            text = conf.get(name, opt.name)
+            if text is None:
+                continue
+            origin = name
+            if get_exact is not None and get_exact(name, opt.name) is None:
+                origin = DEFAULT_SECTION
+            value = convert_conf(opt, text, f" in config file '{path}' section [{origin}]")
+            if value is not _UNSET:
+                values[opt.name] = value
+                sources[opt.name] = f"config file '{path}' [{origin}]"
+            break
+    return values, sources
+
+
+def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = (),
+                       environ: Optional[Mapping[str, str]] = None) -> Config:
+    """The run's Config from argv (without the program name), the config file and the defaults.
+
+    :param extra_options: options contributed by plugins (``cmpkit_options``).
+    :param environ: environment for ``OPENSSL_CONF`` (default: ``os.environ``).
+    :raises ConfigError: one line naming the option, value, file or section at fault.
+    """
+    from .optdecl import OPTIONS
+    options = _merge_options(extra_options, OPTIONS)
+    by_name = {o.name: o for o in options}
+    given = _split_argv(list(argv), by_name)
+    environ = os.environ if environ is None else environ
+
+    config_arg, section_text = None, CMP_SECTION
+    for opt, value in given:
+        if opt.name == "config":
+            config_arg = "" if value is None else value
+        elif opt.name == "section":
+            section_text = "" if value is None else value
+    sections = split_sections(section_text)
+    if not section_text.strip(", \t\n\r\f\v"):
+        section_text = DEFAULT_SECTION
+
+    values, sources = {}, {}
+    wants_help = any(opt.name == "help" for opt, _ in given)  # -help works even with a broken config
+    path = None if wants_help else _config_file(config_arg, environ)
+    if path is not None:
+        conf = _load(path)
+        path = getattr(conf, "path", None) or path
+        values, sources = _read_config(conf, path, section_text, sections, options)
+    for opt, value in given:
+        values[opt.name] = value
+        sources[opt.name] = "command line"
+    if "section" in values:
+        values["section"] = section_text
+    return Config(options, values, config_path=path, sections=sections if path else [], sources=sources)
+
+
+# ------------------------------------------------------------------ -help
+
+def format_help(options: Optional[Iterable[Option]] = None, prog: str = "cmpkit") -> str:
+    """The -help text: usage line, then the options by man-page group, extensions marked."""
+    from .optdecl import GROUPS, OPTIONS
+    options = list(OPTIONS if options is None else options)
+    man_names = {o.name for o in OPTIONS if not o.extension}
+    groups: dict = {g: [] for g in GROUPS}
+    for opt in options:
+        groups.setdefault(opt.group or EXTENSION_GROUP, []).append(opt)
+    lines = [f"Usage: {prog} [options]", ""]
+    for group, opts in groups.items():
+        if not opts:
+            continue
+        lines.append(f"{group}:")
+        for opt in opts:
+            left = f" -{opt.name}" + (f" {opt.metavar or 'val'}" if opt.takes_value else "")
+            text = opt.help
+            if opt.extension or opt.name not in man_names:
+                text += " (cmpkit extension)"
+            wrapped = textwrap.wrap(text, HELP_WIDTH - 30) or [""]
+            if len(left) > 28:
+                lines.append(left)
+            else:
+                lines.append(f"{left:<30}{wrapped.pop(0)}")
+            lines.extend(" " * 30 + part for part in wrapped)
+        lines.append("")
+    return "\n".join(lines)
