@@ -190,6 +190,61 @@ def test_http_1_0_keep_alive_header_counts_as_granted():
         assert transfer(port, keep_alive=2)(seq(b"a")) == seq(b"")
 
 
+class _Http10KeepAlive(socketserver.StreamRequestHandler):
+    """Answers every request on a connection as `openssl cmp -port` does: HTTP/1.0 with keep-alive."""
+
+    def handle(self):
+        self.server.connections += 1
+        while True:
+            length = None
+            while True:
+                line = self.rfile.readline()
+                if line == b"":
+                    return
+                if line in (b"\r\n", b"\n"):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = echo(self.rfile.read(length))
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-type: application/pkixcmp\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            if self.server.close_after_each:
+                return
+
+
+@contextlib.contextmanager
+def http10_keep_alive_server(close_after_each=False):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Http10KeepAlive)
+    server.daemon_threads = True
+    server.connections = 0
+    server.close_after_each = close_after_each
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_1_0_keep_alive_connection_is_reused():
+    # openssl's server answers HTTP/1.0 + keep-alive and ends its transaction with the connection
+    with http10_keep_alive_server() as server:
+        t = transfer(server.server_address[1])
+        for i in range(3):
+            assert t(seq(bytes([i]))) == seq(seq(bytes([i])))
+        assert server.connections == 1
+
+
+def test_connection_closed_by_the_server_is_replaced():
+    with http10_keep_alive_server(close_after_each=True) as server:
+        t = transfer(server.server_address[1])
+        for i in range(3):
+            assert t(seq(bytes([i]))) == seq(seq(bytes([i])))
+            time.sleep(0.05)  # let the server's close arrive before the next request
+        assert server.connections == 3
+
+
 def test_wrong_content_type():
     with canned(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
                 b"<p/>") as port:

@@ -2,8 +2,9 @@
 
 :class:`HttpTransfer` is the ``transfer(request_der) -> response_der`` callable that the
 ``cmpkit_get_transfer`` hook hands to the core client. It POSTs each request with
-``Content-Type: application/pkixcmp`` over one ``httpx.Client`` (so a transaction reuses
-its connection) and turns every failure into a one-line :class:`~cmpkit.errors.TransferError`.
+``Content-Type: application/pkixcmp`` over one ``httpx.Client`` with the
+:class:`~cmpkit_http.transport.Http1Transport` (so a transaction reuses its connection, also
+when the server answers HTTP/1.0 with keep-alive as openssl does) and turns every failure into a one-line :class:`~cmpkit.errors.TransferError`.
 
 Behaviour follows OpenSSL 3.0's ``apps/cmp.c`` and ``crypto/http``:
 
@@ -388,8 +389,8 @@ class HttpTransfer:
     def _http_client(self):
         if self._client is None:
             import httpx
-            transport = httpx.HTTPTransport(verify=self.ssl_context or False, trust_env=False,
-                                            proxy=self.proxy, limits=httpx.Limits(max_connections=1))
+            from .transport import Http1Transport
+            transport = Http1Transport(ssl_context=self.ssl_context, proxy=self.proxy)
             self._client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
             self._client.headers.clear()
             self._client.headers.update({"User-Agent": "cmpkit", "Accept": CONTENT_TYPE,
