@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cmpkit import DecodeError, PKIMessage
-from cmpkit.core import bodies
+from cmpkit.core import bodies, der
 from cmpkit.core.message import StatusInfo, new_message
 
 VECTORS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "vectors" / "lightweightcmpra"
@@ -168,6 +168,10 @@ def test_random_mutations_raise_only_decode_error(data):
         return
     # whatever decodes must behave: accessors work and re-encoding is stable
     msg.body_type, msg.transaction_id, msg.extra_certs, msg.protection_alg
+    try:
+        msg.body  # the body is decoded on first use
+    except DecodeError:
+        pass
     again = PKIMessage.from_der(msg.to_der())
     assert again.to_der() == msg.to_der()
 
@@ -179,3 +183,23 @@ def test_random_bytes_raise_only_decode_error(blob):
         PKIMessage.from_der(blob)
     except DecodeError:
         pass
+
+
+def test_malformed_body_fails_cleanly_when_read():
+    # framing is checked at once; the body's schema when the body is first read
+    data = new_message("ir", body=b"\x30\x03\x01\x01\xff").to_der()
+    msg = PKIMessage.from_der(data)
+    assert msg.body_type == "ir" and msg.to_der() == data
+    with pytest.raises(DecodeError, match="malformed"):
+        msg.body
+
+
+def test_unknown_body_tag_and_bad_parts():
+    good = der.children(new_message("genm", body=bodies.genm_der([])).to_der())
+    for bad in (der.sequence(good[0], der.tlv(0xBF, b"")),            # tag out of the CHOICE
+                der.sequence(good[0], der.tlv(0x80, b"")),            # primitive body
+                der.sequence(good[0], good[1], der.tlv(0xA1, der.sequence()), der.tlv(0xA0, b"")),
+                der.sequence(good[0], good[1], der.tlv(0xA0, der.tlv(0x04, b"x"))),
+                der.sequence(good[0], good[1], der.tlv(0xA1, der.sequence()))):
+        with pytest.raises(DecodeError):
+            PKIMessage.from_der(bad)

@@ -265,7 +265,15 @@ def encode_algorithm_identifier(oid: str, params: bytes | None = None) -> bytes:
 
 
 def decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
-    """(dotted OID, parameters DER or None) of an AlgorithmIdentifier; DecodeError if malformed."""
+    """(dotted OID, parameters DER or None) of an AlgorithmIdentifier; DecodeError if malformed.
+
+    A transaction meets the same few identifiers again and again, so results are memoised.
+    """
+    return _decode_algorithm_identifier(bytes(data))
+
+
+@functools.lru_cache(maxsize=256)
+def _decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
     alg = decode_der(data, schemas().AlgorithmIdentifier(), "AlgorithmIdentifier")
     return split_algorithm_identifier(alg)
 

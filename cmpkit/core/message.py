@@ -148,60 +148,115 @@ def same_name(a: Optional[bytes], b: Optional[bytes]) -> bool:
 # ---------------------------------------------------------------- the message
 
 class PKIMessage:
-    """One CMP message: its pyasn1 value plus, when decoded, the exact bytes it came from.
+    """One CMP message: its header (a small pyasn1 value) and its other parts as DER.
+
+    The body, the protection bits and the extraCerts stay bytes; the body is decoded with its
+    schema only when :attr:`body` is read, so a message that is relayed, protected or checked
+    never pays for a full schema walk. Decoded messages keep the exact bytes they came from.
 
     ``PKIMessage.from_der(data)`` raises :class:`cmpkit.DecodeError` for anything that is not
-    a well-formed message; ``to_der()`` gives back the same bytes for DER input.
+    a well-formed message (a malformed body when :attr:`body` is read); ``to_der()`` gives back
+    the same bytes for DER input.
     """
 
-    __slots__ = ("_m", "_der")
+    __slots__ = ("_hdr", "_hdr_der", "_body_tlv", "_body", "_prot", "_extra", "_der")
 
-    def __init__(self, value, der_bytes: Optional[bytes] = None):
-        self._m = value
+    def __init__(self, header, body_tlv: bytes, protection: Optional[bytes] = None,
+                 extra_certs: Iterable[bytes] = (), header_der: Optional[bytes] = None,
+                 der_bytes: Optional[bytes] = None):
+        self._hdr = header
+        self._hdr_der = header_der
+        self._body_tlv = body_tlv
+        self._body = None
+        self._prot = protection
+        self._extra = list(extra_certs)
         self._der = der_bytes
 
     # -- codec
     @classmethod
     def from_der(cls, data: bytes) -> "PKIMessage":
-        value = decode(data, asn1.PKIMessage())
-        if int(value["header"]["pvno"]) not in (1, 2, 3):
-            raise DecodeError(f"unsupported pvno {int(value['header']['pvno'])}")
-        return cls(value, bytes(data))
+        if not isinstance(data, (bytes, bytearray)):
+            raise DecodeError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if not data:
+            raise DecodeError("malformed PKIMessage: no data")
+        tag, _start, end = der.read_tlv(data)
+        if tag != 0x30:
+            raise DecodeError(f"malformed PKIMessage: tag 0x{tag:02x} where a SEQUENCE belongs")
+        if end != len(data):
+            raise DecodeError(f"malformed PKIMessage: {len(data) - end} trailing bytes")
+        items = der.children(data)
+        if not 2 <= len(items) <= 4:
+            raise DecodeError(f"malformed PKIMessage: {len(items)} components (2 to 4 expected)")
+        header = decode(items[0], asn1.PKIHeader())
+        if int(header["pvno"]) not in (1, 2, 3):
+            raise DecodeError(f"unsupported pvno {int(header['pvno'])}")
+        body_tlv = items[1]
+        if body_tlv[0] & 0xE0 != 0xA0 or body_tlv[0] & 0x1F not in asn1.BODY_TYPES:
+            raise DecodeError(f"malformed PKIBody: unknown body tag 0x{body_tlv[0]:02x}")
+        if len(der.children(body_tlv)) != 1:
+            raise DecodeError("malformed PKIBody: the tagged body must hold exactly one value")
+        protection, extra, last = None, [], -1
+        for item in items[2:]:
+            tag = item[0]
+            if tag not in (0xA0, 0xA1) or tag <= last:
+                raise DecodeError(f"malformed PKIMessage: unexpected component tag 0x{tag:02x}")
+            last = tag
+            inner = der.children(item)
+            if len(inner) != 1:
+                raise DecodeError("malformed PKIMessage: a tagged component must hold exactly one value")
+            if tag == 0xA0:
+                bits = der.content(inner[0])
+                if inner[0][0] != 0x03 or not bits or bits[0] != 0:
+                    raise DecodeError("malformed protection: a BIT STRING of whole octets expected")
+                protection = bits[1:]
+            else:
+                if inner[0][0] != 0x30:
+                    raise DecodeError("malformed extraCerts: a SEQUENCE OF certificates expected")
+                extra = der.children(inner[0])
+                if not extra:
+                    raise DecodeError("malformed extraCerts: an empty SEQUENCE (SIZE (1..MAX))")
+                if any(c[0] != 0x30 for c in extra):
+                    raise DecodeError("malformed extraCerts: each certificate must be a SEQUENCE")
+        return cls(header, body_tlv, protection, extra, header_der=items[0], der_bytes=data)
 
     def to_der(self) -> bytes:
         if self._der is None:
-            self._der = encode(self._m)
+            parts = [self._header_der(), self._body_tlv]
+            if self._prot is not None:
+                parts.append(der.tlv(0xA0, der.tlv(0x03, b"\x00" + self._prot)))
+            if self._extra:
+                parts.append(der.tlv(0xA1, der.sequence(*self._extra)))
+            self._der = der.sequence(*parts)
         return self._der
 
-    def _changed(self):
-        self._der = None
-
-    @property
-    def asn1(self):
-        """The underlying pyasn1 value (for builders and the mock server)."""
-        return self._m
+    def _header_der(self) -> bytes:
+        if self._hdr_der is None:
+            self._hdr_der = encode(self._hdr)
+        return self._hdr_der
 
     # -- header
     @property
     def header(self):
-        return self._m["header"]
+        """The pyasn1 value of the header."""
+        return self._hdr
 
     def _opt_bytes(self, field) -> Optional[bytes]:
-        v = self._m["header"][field]
+        v = self._hdr[field]
         return bytes(v) if v.isValue else None
 
     @property
     def pvno(self) -> int:
-        return int(self.header["pvno"])
+        return int(self._hdr["pvno"])
 
     @property
     def sender(self) -> bytes:
         """The sender GeneralName, DER."""
-        return bytes(self.header["sender"])
+        return bytes(self._hdr["sender"])
 
     @property
     def recipient(self) -> bytes:
-        return bytes(self.header["recipient"])
+        return bytes(self._hdr["recipient"])
 
     @property
     def sender_name_der(self) -> Optional[bytes]:
@@ -210,12 +265,12 @@ class PKIMessage:
 
     @property
     def message_time(self) -> Optional[datetime.datetime]:
-        t = self.header["messageTime"]
+        t = self._hdr["messageTime"]
         return t.asDateTime if t.isValue else None
 
     @property
     def protection_alg(self) -> Optional[bytes]:
-        a = self.header["protectionAlg"]
+        a = self._hdr["protectionAlg"]
         return der.content(encode(a)) if a.isValue else None  # strip the explicit [1]
 
     @property
@@ -240,12 +295,12 @@ class PKIMessage:
 
     @property
     def free_text(self) -> list[str]:
-        ft = self.header["freeText"]
+        ft = self._hdr["freeText"]
         return [str(t) for t in ft] if ft.isValue else []
 
     @property
     def general_info(self) -> list[tuple[str, Optional[bytes]]]:
-        gi = self.header["generalInfo"]
+        gi = self._hdr["generalInfo"]
         if not gi.isValue:
             return []
         return [(str(i["infoType"]), bytes(i["infoValue"]) if i["infoValue"].isValue else None)
@@ -258,33 +313,36 @@ class PKIMessage:
     # -- body
     @property
     def body_type(self) -> str:
-        return self._m["body"].getName()
+        return asn1.BODY_TYPES[self._body_tlv[0] & 0x1F][0]
 
     @property
     def body(self):
-        """The pyasn1 value of the body (its type depends on body_type)."""
-        return self._m["body"].getComponent()
+        """The pyasn1 value of the body (its type depends on body_type), decoded on first use."""
+        if self._body is None:
+            self._body = decode(self._body_tlv, asn1.PKIBody()).getComponent()
+        return self._body
+
+    @property
+    def body_der(self) -> bytes:
+        """The body as it appears in the message: its explicit [n] tag around the content's DER."""
+        return self._body_tlv
 
     # -- protection and extraCerts
     @property
     def protection(self) -> Optional[bytes]:
-        p = self._m["protection"]
-        return p.asOctets() if p.isValue else None
+        return self._prot
 
     @property
     def extra_certs(self) -> list[bytes]:
-        ec = self._m["extraCerts"]
-        return [bytes(c) for c in ec] if ec.isValue else []
+        return list(self._extra)
 
     def protected_part(self) -> bytes:
         """DER of ProtectedPart ::= SEQUENCE { header, body }: the bytes the protection covers."""
-        data = self.to_der()
-        items = der.children(data)
-        return der.sequence(items[0], items[1])
+        return der.sequence(self._header_der(), self._body_tlv)
 
     # -- mutation (for builders and replay re-protection)
     def set_header_field(self, name: str, value) -> None:
-        h = self._m["header"]
+        h = self._hdr
         if value is None:
             h.setComponentByName(name, univ.noValue)  # reset an optional component
         elif name in ("sender", "recipient"):
@@ -313,25 +371,16 @@ class PKIMessage:
                     gi[i]["infoValue"] = univ.Any(v)
         else:
             h[name] = h[name].clone(value)
-        self._changed()
+        self._hdr_der = None
+        self._der = None
 
     def set_extra_certs(self, certs: Iterable[bytes]) -> None:
-        certs = list(certs)
-        if certs:
-            ec = self._m["extraCerts"]
-            ec.clear()
-            for i, c in enumerate(certs):
-                ec[i] = univ.Any(c)
-        else:
-            self._m.setComponentByName("extraCerts", univ.noValue)
-        self._changed()
+        self._extra = [bytes(c) for c in certs]
+        self._der = None
 
     def set_protection(self, value: Optional[bytes]) -> None:
-        if value is None:
-            self._m.setComponentByName("protection", univ.noValue)
-        else:
-            self._m["protection"] = self._m["protection"].clone(univ.BitString.fromOctetString(value))
-        self._changed()
+        self._prot = None if value is None else bytes(value)
+        self._der = None
 
     # -- protection
     def protect_with_mac(self, secret: bytes, alg_der: bytes, sender_kid: Optional[bytes] = None) -> None:
@@ -340,7 +389,6 @@ class PKIMessage:
         self.set_header_field("protectionAlg", alg_der)
         if sender_kid is not None:
             self.set_header_field("senderKID", sender_kid)
-        self.set_protection(None)
         self.set_protection(protection.mac_protect(alg_der, secret, self.protected_part()))
 
     def protect_with_signature(self, signer, alg_der: bytes, sender_kid: Optional[bytes] = None) -> None:
@@ -349,7 +397,6 @@ class PKIMessage:
         self.set_header_field("protectionAlg", alg_der)
         if sender_kid is not None:
             self.set_header_field("senderKID", sender_kid)
-        self.set_protection(None)
         self.set_protection(protection.sign(signer, alg_der, self.protected_part()))
 
     def is_mac_protected(self) -> bool:
@@ -401,12 +448,12 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
                 general_info: Iterable[tuple[str, Optional[bytes]]] = (),
                 message_time: Optional[datetime.datetime] = None, with_time: bool = True,
                 body=None, extra_certs: Iterable[bytes] = ()) -> PKIMessage:
-    """Build an unprotected message. ``body`` is a pyasn1 value of the body's schema (or None
-    for pkiconf); fresh random transactionID and senderNonce (16 bytes) unless given."""
+    """Build an unprotected message. ``body`` is the body's content as DER or as a pyasn1 value
+    of the body's schema (None for pkiconf); fresh random transactionID and senderNonce
+    (16 bytes) unless given."""
     if body_type not in asn1.BODY_TAG:
         raise ValueError(f"unknown body type {body_type!r}")
-    m = asn1.PKIMessage()
-    h = m["header"]
+    h = asn1.PKIHeader()
     h["pvno"] = pvno
     h["sender"] = univ.Any(sender)
     h["recipient"] = univ.Any(recipient)
@@ -428,23 +475,19 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
         h["generalInfo"][i]["infoType"] = univ.ObjectIdentifier(oid)
         if v is not None:
             h["generalInfo"][i]["infoValue"] = univ.Any(v)
-    m["body"] = body_choice(body_type, body)
-    msg = PKIMessage(m)
-    if extra_certs:
-        msg.set_extra_certs(extra_certs)
-    return msg
+    return PKIMessage(h, body_tlv(body_type, body), extra_certs=extra_certs)
 
 
-def body_choice(body_type: str, body=None):
-    """A PKIBody holding ``body`` (an untagged value of the body's schema, its DER, or None for
-    pkiconf): the explicit tag [n] is put around the untagged encoding."""
+def body_tlv(body_type: str, body=None) -> bytes:
+    """The PKIBody item for ``body`` (DER of the body's content, a pyasn1 value of its schema,
+    or None for pkiconf): the explicit tag [n] around the content's encoding."""
     if body is None:
         inner = b"\x05\x00"  # NULL
     elif isinstance(body, (bytes, bytearray)):
         inner = bytes(body)
     else:
         inner = encode(body)
-    return decode(der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner), asn1.PKIBody())
+    return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
 
 
 def utf8(text: str):

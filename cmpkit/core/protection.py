@@ -9,6 +9,7 @@ cannot make us compute for long. All cryptography is ``cryptography``'s.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 from . import algs, der
@@ -170,8 +171,15 @@ def _hmac(key: bytes, hash_name: str, data: bytes) -> bytes:
 
 
 def _pbm_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
+    if params_der is None:
+        raise ProtectionError("missing PBM parameters")
+    owf_name, salt, iterations, mac_hash = _pbm_params(bytes(params_der))
+    return _hmac(_pbm_base_key(owf_name, secret, salt, iterations), mac_hash, data)
 
+
+@functools.lru_cache(maxsize=64)
+def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
+    """(one-way function, salt, iteration count, MAC hash) of PBMParameter DER, checked and bounded."""
     p = _decode(params_der, algs.schemas().PBMParameter(), "PBM parameters")
     owf_oid, _ = algs.split_algorithm_identifier(p["owf"])
     owf_name = algs.HASH_BY_OID.get(owf_oid)
@@ -181,18 +189,27 @@ def _pbm_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     if not MIN_PBM_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise ProtectionError(f"PBM iteration count {iterations} outside the accepted range "
                               f"{MIN_PBM_ITERATIONS}..{MAX_ITERATIONS}")
-    mac_hash = _hmac_hash(p["mac"], "PBM MAC algorithm")
-    # RFC 4210 5.1.3.1: BASEKEY = OWF^iterationCount(secret || salt), then HMAC keyed with it
+    return owf_name, p["salt"].asOctets(), iterations, _hmac_hash(p["mac"], "PBM MAC algorithm")
+
+
+@functools.lru_cache(maxsize=16)
+def _pbm_base_key(owf_name: str, secret: bytes, salt: bytes, iterations: int) -> bytes:
+    """RFC 4210 5.1.3.1: BASEKEY = OWF^iterationCount(secret || salt).
+
+    A transaction keeps its salt, so both ends derive the key once and not for every message.
+    """
+    from cryptography.hazmat.primitives import hashes
+
     fresh = hashes.Hash(algs.hash_object(owf_name))  # copying an empty context is the cheap way
     h = fresh.copy()
     h.update(secret)
-    h.update(p["salt"].asOctets())
+    h.update(salt)
     key = h.finalize()
     for _ in range(iterations - 1):
         h = fresh.copy()
         h.update(key)
         key = h.finalize()
-    return _hmac(key, mac_hash, data)
+    return key
 
 
 def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
