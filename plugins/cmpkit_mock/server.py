@@ -161,6 +161,8 @@ class MockServer:
         self._server_chain: Optional[list] = None
         self._sender_gn: Optional[bytes] = None
         self._use_secret = True
+        self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of ...
+        self._pbm_for: Optional[bytes] = None        # ... this transaction
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request_der: bytes) -> bytes:
@@ -612,7 +614,9 @@ class MockServer:
             from cmpkit.core import protection
             if extra:
                 msg.set_extra_certs(extra)
-            msg.protect_with_mac(secret, protection.pbm_algorithm(), s.srv_ref)
+            if self._pbm_for != self.transaction_id:  # one salt per transaction, as the client
+                self._pbm_alg, self._pbm_for = protection.pbm_algorithm(), self.transaction_id
+            msg.protect_with_mac(secret, self._pbm_alg, s.srv_ref)
         elif s.srv_signer is not None and s.srv_cert is not None:
             from cmpkit.core import protection
             own = [s.srv_cert] + self._chain()

@@ -3,7 +3,8 @@
 Sources are RFC 7512 URIs (``pkcs11:token=...;object=...;type=private?module-name=softhsm2``);
 other sources get None, so the file plugin handles them. With ``-engine pkcs11`` (or
 ``-provider pkcs11``) and ``-keyform ENGINE``, libp11's engine key IDs are accepted too:
-``<slot>:<hex id>``, ``[slot_<n>-](id_<hex>|label_<text>)``.
+``<slot>:<hex id>``, ``[slot_<n>-](id_<hex>|label_<text>)``. As with openssl, such a key ID or
+URI may also be given as ``org.openssl.engine:pkcs11:<key id>``, with any ``-keyform``.
 
 The PIN comes from the URI (``pin-value``, or ``pin-source`` naming a file whose first line
 it is), else from the pass phrase option that goes with the key option (``-keypass``,
@@ -24,6 +25,7 @@ from .uri import Pkcs11Uri, is_pkcs11_uri, parse_pkcs11_uri
 
 _ENGINE_ID = re.compile(r"(?:slot_(\d+)-?)?(?:id_([0-9A-Fa-f]+)|label_(.+))?\Z", re.DOTALL)
 _ENGINE_SLOT_ID = re.compile(r"(\d+):([0-9A-Fa-f]+)\Z")
+ENGINE_SCHEME = "org.openssl.engine:pkcs11:"  # openssl's "-key org.openssl.engine:{engineid}:{keyid}"
 
 
 def _config_list(config, name: str) -> list:
@@ -53,7 +55,7 @@ def engine_key_id(text: str) -> Pkcs11Uri:
     else:
         m = _ENGINE_ID.match(text)
         if not m or not text or not (m.group(2) or m.group(3)):
-            raise CredentialError("-keyform ENGINE with the pkcs11 engine needs a pkcs11: URI or an engine key "
+            raise CredentialError("the pkcs11 engine needs a pkcs11: URI or an engine key "
                                   "ID such as 'slot_0-label_mykey', 'id_01' or '0:01'")
         slot, hex_id, label = m.groups()
     if hex_id and len(hex_id) % 2:
@@ -66,6 +68,9 @@ def _uri_for(source: str, form: Optional[str], ctx) -> Optional[Pkcs11Uri]:
     """The URI a source names, or None when the source is not this plugin's."""
     if is_pkcs11_uri(source):
         return parse_pkcs11_uri(source)
+    if isinstance(source, str) and source.startswith(ENGINE_SCHEME):
+        key_id = source[len(ENGINE_SCHEME):]
+        return parse_pkcs11_uri(key_id) if is_pkcs11_uri(key_id) else engine_key_id(key_id)
     if (form or "").upper() == "ENGINE" and pkcs11_engine_selected(getattr(ctx, "config", None)):
         return engine_key_id(source)
     return None
