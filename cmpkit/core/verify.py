@@ -1737,7 +1737,9 @@ class DefaultVerificationPolicy:
 
     Returned when no plugin answers ``cmpkit_verification_policy``. As in ``openssl cmp``,
     -verify_hostname/-verify_ip/-verify_email apply only to the newly enrolled certificate
-    (``purpose=ENROLLED``, the -out_trusted check); other purposes are OpenSSL purpose names.
+    (``purpose=ENROLLED``, the -out_trusted check), and -attime does not apply to it (apps/cmp.c
+    clears X509_V_FLAG_USE_CHECK_TIME on the -out_trusted store: new certs are current anyway);
+    other purposes are OpenSSL purpose names.
     """
 
     def __init__(self, options: Optional[VerifyOptions] = None):
@@ -1748,6 +1750,7 @@ class DefaultVerificationPolicy:
         opts = self.options
         if purpose == ENROLLED:
             purpose = None
+            opts = dataclasses.replace(opts, attime=None)
         else:
             opts = dataclasses.replace(opts, verify_hostname=None, verify_email=None, verify_ip=None)
         return verify_chain(cert_der, untrusted, trusted, opts, purpose=purpose,
