@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from cmpkit import DecodeError, PKIMessage
 from cmpkit.core import bodies, der
-from cmpkit.core.message import StatusInfo, new_message
+from cmpkit.core.message import StatusInfo, directory_name, new_message
 
 VECTORS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "vectors" / "lightweightcmpra"
 FILE_BODY = {"INIT_REQ": "ir", "INIT_REP": "ip", "CERT_REQ": "cr", "CERT_REP": "cp",
@@ -45,6 +45,49 @@ def test_vector_round_trip_and_body_type(path):
     inner, outer = der.content(pp), der.content(data)
     assert pp[0] == 0x30 and outer.startswith(inner) and outer[len(inner)] == 0xA0
     assert msg.protection is not None
+
+
+def _pyasn1_header(header_der: bytes) -> dict:
+    """The header's fields read with a pyasn1 schema: a second reader to compare ours with."""
+    from pyasn1.codec.der import decoder, encoder
+
+    from cmpkit.core import asn1
+    h, rest = decoder.decode(header_der, asn1Spec=asn1.PKIHeader())
+    assert not rest
+
+    def opt(name):
+        return bytes(h[name]) if h[name].isValue else None
+    alg = h["protectionAlg"]
+    return {
+        "pvno": int(h["pvno"]), "sender": bytes(h["sender"]), "recipient": bytes(h["recipient"]),
+        "message_time": h["messageTime"].asDateTime if h["messageTime"].isValue else None,
+        "protection_alg": der.content(encoder.encode(alg)) if alg.isValue else None,
+        "sender_kid": opt("senderKID"), "recip_kid": opt("recipKID"), "transaction_id": opt("transactionID"),
+        "sender_nonce": opt("senderNonce"), "recip_nonce": opt("recipNonce"),
+        "free_text": [str(t) for t in h["freeText"]] if h["freeText"].isValue else [],
+        "general_info": [(str(i["infoType"]), bytes(i["infoValue"]) if i["infoValue"].isValue else None)
+                         for i in h["generalInfo"]] if h["generalInfo"].isValue else [],
+    }
+
+
+@needs_vectors
+@pytest.mark.parametrize("path", vector_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_vector_headers_read_as_a_schema_reads_them(path):
+    msg = PKIMessage.from_der(path.read_bytes())
+    expected = _pyasn1_header(der.children(path.read_bytes())[0])
+    assert {k: getattr(msg, k) for k in expected} == expected
+
+
+def test_built_header_reads_back_with_a_schema():
+    import datetime
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    msg = new_message("pkiconf", sender=directory_name(b"\x30\x00"), pvno=3, sender_kid=b"k", recip_kid=b"r",
+                      recip_nonce=b"n" * 16, free_text=["héllo", "x"], message_time=when,
+                      general_info=[("1.3.6.1.5.5.7.4.13", b"\x05\x00"), ("1.2.3.4", None)])
+    got = _pyasn1_header(der.children(msg.to_der())[0])
+    assert got["message_time"] == when and got["free_text"] == ["héllo", "x"]
+    assert got["general_info"] == [("1.3.6.1.5.5.7.4.13", b"\x05\x00"), ("1.2.3.4", None)]
+    assert {k: getattr(msg, k) for k in got} == got
 
 
 @needs_vectors

@@ -61,3 +61,55 @@ def tlv(tag: int, body: bytes) -> bytes:
 
 def sequence(*items: bytes) -> bytes:
     return tlv(0x30, b"".join(items))
+
+
+def integer(n: int) -> bytes:
+    """DER INTEGER (two's complement, minimal length)."""
+    return tlv(0x02, n.to_bytes((n + (n < 0)).bit_length() // 8 + 1, "big", signed=True))
+
+
+def read_integer(item: bytes) -> int:
+    """The value of the single DER INTEGER ``item``."""
+    tag, start, end = read_tlv(item)
+    if tag != 0x02 or start == end:
+        raise DecodeError("malformed INTEGER")
+    if end - start > 1 and (item[start] == 0 and item[start + 1] < 0x80
+                            or item[start] == 0xFF and item[start + 1] >= 0x80):
+        raise DecodeError("malformed INTEGER: not minimally encoded")
+    return int.from_bytes(item[start:end], "big", signed=True)
+
+
+def oid(dotted: str) -> bytes:
+    """DER OBJECT IDENTIFIER of a dotted string such as "1.3.6.1.5.5.7.4.13"."""
+    arcs = [int(a) for a in dotted.split(".")]
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
+        raise ValueError(f"invalid OID {dotted!r}")
+    out = bytearray()
+    for arc in [40 * arcs[0] + arcs[1]] + arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out += bytes(reversed(chunk))
+    return tlv(0x06, bytes(out))
+
+
+def read_oid(item: bytes) -> str:
+    """The dotted string of the single DER OBJECT IDENTIFIER ``item``."""
+    tag, start, end = read_tlv(item)
+    body = item[start:end]
+    if tag != 0x06 or not body or body[-1] & 0x80:
+        raise DecodeError("malformed OBJECT IDENTIFIER")
+    arcs, value, fresh = [], 0, True
+    for byte in body:
+        if fresh and byte == 0x80:
+            raise DecodeError("malformed OBJECT IDENTIFIER: not minimally encoded")
+        value = (value << 7) | (byte & 0x7F)
+        fresh = not byte & 0x80
+        if fresh:
+            arcs.append(value)
+            value = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(str(a) for a in head + arcs[1:])

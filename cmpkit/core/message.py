@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from typing import Iterable, Optional
 
 from pyasn1.codec.der import decoder as _decoder
@@ -145,6 +146,113 @@ def same_name(a: Optional[bytes], b: Optional[bytes]) -> bool:
         return False
 
 
+# ---------------------------------------------------------------- the header
+
+_OCTET_FIELDS = {"senderKID": 2, "recipKID": 3, "transactionID": 4, "senderNonce": 5, "recipNonce": 6}
+_HEADER_TAGS = {"messageTime": 0, "protectionAlg": 1, **_OCTET_FIELDS, "freeText": 7, "generalInfo": 8}
+_GENERALIZED_TIME = re.compile(rb"(\d{14})(\.\d*[1-9])?Z")
+
+
+class Header:
+    """PKIHeader (RFC 9810 5.1.1) as plain fields, read and written as DER without a schema walk.
+
+    ``sender``/``recipient`` are GeneralName TLVs, ``protection_alg`` an AlgorithmIdentifier
+    TLV, ``message_time`` the GeneralizedTime text, the five OCTET STRING fields their
+    contents, ``general_info`` (infoType OID, infoValue TLV or None) pairs; None for absent.
+    """
+
+    __slots__ = ("pvno", "sender", "recipient", "messageTime", "protectionAlg", *_OCTET_FIELDS,
+                 "freeText", "generalInfo")
+
+    def __init__(self, pvno: int = PVNO_CMP2000, sender: bytes = b"", recipient: bytes = b""):
+        self.pvno, self.sender, self.recipient = pvno, sender, recipient
+        self.messageTime: Optional[bytes] = None
+        self.protectionAlg: Optional[bytes] = None
+        for name in _OCTET_FIELDS:
+            setattr(self, name, None)
+        self.freeText: list[str] = []
+        self.generalInfo: list[tuple[str, Optional[bytes]]] = []
+
+    @classmethod
+    def from_der(cls, data: bytes) -> "Header":
+        tag, _start, _end = der.read_tlv(data)
+        if tag != 0x30:
+            raise DecodeError(f"malformed PKIHeader: tag 0x{tag:02x} where a SEQUENCE belongs")
+        items = der.children(data)
+        if len(items) < 3:
+            raise DecodeError("malformed PKIHeader: pvno, sender and recipient are required")
+        h = cls(der.read_integer(items[0]), items[1], items[2])
+        by_tag = {n: name for name, n in _HEADER_TAGS.items()}
+        last = -1
+        for item in items[3:]:
+            n = item[0] - 0xA0
+            if n not in by_tag or n <= last:
+                raise DecodeError(f"malformed PKIHeader: unexpected component tag 0x{item[0]:02x}")
+            last = n
+            inner = der.children(item)
+            if len(inner) != 1:
+                raise DecodeError(f"malformed PKIHeader: [{n}] must hold exactly one value")
+            h._read_field(by_tag[n], inner[0])
+        return h
+
+    def _read_field(self, name: str, value: bytes) -> None:
+        what = f"malformed PKIHeader {name}"
+        if name == "messageTime":
+            if value[0] != 0x18 or not _GENERALIZED_TIME.fullmatch(der.content(value)):
+                raise DecodeError(f"{what}: a GeneralizedTime YYYYMMDDHHMMSS[.f]Z expected")
+            self.messageTime = der.content(value)
+        elif name == "protectionAlg":
+            from . import algs
+            algs.decode_algorithm_identifier(value)  # checks it
+            self.protectionAlg = value
+        elif name in _OCTET_FIELDS:
+            if value[0] != 0x04:
+                raise DecodeError(f"{what}: an OCTET STRING expected")
+            setattr(self, name, der.content(value))
+        elif name == "freeText":
+            self.freeText = _read_free_text(value, what)
+        else:
+            if value[0] != 0x30:
+                raise DecodeError(f"{what}: a SEQUENCE OF InfoTypeAndValue expected")
+            for itav in der.children(value):
+                parts = der.children(itav) if itav[0] == 0x30 else []
+                if not 1 <= len(parts) <= 2:
+                    raise DecodeError(f"{what}: an InfoTypeAndValue is SEQUENCE {{ OID, value }}")
+                self.generalInfo.append((der.read_oid(parts[0]), parts[1] if len(parts) == 2 else None))
+
+    def to_der(self) -> bytes:
+        parts = [der.integer(self.pvno), self.sender, self.recipient]
+        if self.messageTime is not None:
+            parts.append(der.tlv(0xA0, der.tlv(0x18, self.messageTime)))
+        if self.protectionAlg is not None:
+            parts.append(der.tlv(0xA1, self.protectionAlg))
+        for name, n in _OCTET_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(der.tlv(0xA0 | n, der.tlv(0x04, value)))
+        if self.freeText:
+            parts.append(der.tlv(0xA7, free_text_der(self.freeText)))
+        if self.generalInfo:
+            parts.append(der.tlv(0xA8, der.sequence(*(der.sequence(der.oid(o), v or b"")
+                                                      for o, v in self.generalInfo))))
+        return der.sequence(*parts)
+
+
+def free_text_der(texts: Iterable[str]) -> bytes:
+    """PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String."""
+    return der.sequence(*(der.tlv(0x0C, t.encode("utf-8")) for t in texts))
+
+
+def _read_free_text(value: bytes, what: str) -> list[str]:
+    strings = der.children(value) if value[0] == 0x30 else []
+    if not strings or any(t[0] != 0x0C for t in strings):
+        raise DecodeError(f"{what}: a non-empty SEQUENCE OF UTF8String expected")
+    try:
+        return [der.content(t).decode("utf-8") for t in strings]
+    except UnicodeDecodeError:
+        raise DecodeError(f"{what}: invalid UTF-8") from None
+
+
 # ---------------------------------------------------------------- the message
 
 class PKIMessage:
@@ -188,9 +296,9 @@ class PKIMessage:
         items = der.children(data)
         if not 2 <= len(items) <= 4:
             raise DecodeError(f"malformed PKIMessage: {len(items)} components (2 to 4 expected)")
-        header = decode(items[0], asn1.PKIHeader())
-        if int(header["pvno"]) not in (1, 2, 3):
-            raise DecodeError(f"unsupported pvno {int(header['pvno'])}")
+        header = Header.from_der(items[0])
+        if header.pvno not in (1, 2, 3):
+            raise DecodeError(f"unsupported pvno {header.pvno}")
         body_tlv = items[1]
         if body_tlv[0] & 0xE0 != 0xA0 or body_tlv[0] & 0x1F not in asn1.BODY_TYPES:
             raise DecodeError(f"malformed PKIBody: unknown body tag 0x{body_tlv[0]:02x}")
@@ -232,31 +340,26 @@ class PKIMessage:
 
     def _header_der(self) -> bytes:
         if self._hdr_der is None:
-            self._hdr_der = encode(self._hdr)
+            self._hdr_der = self._hdr.to_der()
         return self._hdr_der
 
     # -- header
     @property
-    def header(self):
-        """The pyasn1 value of the header."""
+    def header(self) -> Header:
         return self._hdr
-
-    def _opt_bytes(self, field) -> Optional[bytes]:
-        v = self._hdr[field]
-        return bytes(v) if v.isValue else None
 
     @property
     def pvno(self) -> int:
-        return int(self._hdr["pvno"])
+        return self._hdr.pvno
 
     @property
     def sender(self) -> bytes:
         """The sender GeneralName, DER."""
-        return bytes(self._hdr["sender"])
+        return self._hdr.sender
 
     @property
     def recipient(self) -> bytes:
-        return bytes(self._hdr["recipient"])
+        return self._hdr.recipient
 
     @property
     def sender_name_der(self) -> Optional[bytes]:
@@ -265,50 +368,52 @@ class PKIMessage:
 
     @property
     def message_time(self) -> Optional[datetime.datetime]:
-        t = self._hdr["messageTime"]
-        return t.asDateTime if t.isValue else None
+        t = self._hdr.messageTime
+        if t is None:
+            return None
+        base, fraction = _GENERALIZED_TIME.fullmatch(t).groups()
+        try:
+            when = datetime.datetime.strptime(base.decode(), "%Y%m%d%H%M%S")
+        except ValueError:
+            return None  # e.g. month 13: treated as absent, as a time nobody can check
+        micro = int((fraction or b".0")[1:7].ljust(6, b"0"))
+        return when.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
 
     @property
     def protection_alg(self) -> Optional[bytes]:
-        a = self._hdr["protectionAlg"]
-        return der.content(encode(a)) if a.isValue else None  # strip the explicit [1]
+        return self._hdr.protectionAlg
 
     @property
     def sender_kid(self) -> Optional[bytes]:
-        return self._opt_bytes("senderKID")
+        return self._hdr.senderKID
 
     @property
     def recip_kid(self) -> Optional[bytes]:
-        return self._opt_bytes("recipKID")
+        return self._hdr.recipKID
 
     @property
     def transaction_id(self) -> Optional[bytes]:
-        return self._opt_bytes("transactionID")
+        return self._hdr.transactionID
 
     @property
     def sender_nonce(self) -> Optional[bytes]:
-        return self._opt_bytes("senderNonce")
+        return self._hdr.senderNonce
 
     @property
     def recip_nonce(self) -> Optional[bytes]:
-        return self._opt_bytes("recipNonce")
+        return self._hdr.recipNonce
 
     @property
     def free_text(self) -> list[str]:
-        ft = self._hdr["freeText"]
-        return [str(t) for t in ft] if ft.isValue else []
+        return list(self._hdr.freeText)
 
     @property
     def general_info(self) -> list[tuple[str, Optional[bytes]]]:
-        gi = self._hdr["generalInfo"]
-        if not gi.isValue:
-            return []
-        return [(str(i["infoType"]), bytes(i["infoValue"]) if i["infoValue"].isValue else None)
-                for i in gi]
+        return list(self._hdr.generalInfo)
 
     @property
     def implicit_confirm(self) -> bool:
-        return any(oid == OID_IMPLICIT_CONFIRM for oid, _ in self.general_info)
+        return any(oid == OID_IMPLICIT_CONFIRM for oid, _ in self._hdr.generalInfo)
 
     # -- body
     @property
@@ -342,35 +447,28 @@ class PKIMessage:
 
     # -- mutation (for builders and replay re-protection)
     def set_header_field(self, name: str, value) -> None:
+        """Set (or with None reset) a header field by its ASN.1 name: bytes for the GeneralNames,
+        the AlgorithmIdentifier and the OCTET STRINGs, a datetime for messageTime, strings
+        for freeText, (OID, value DER or None) pairs for generalInfo."""
         h = self._hdr
-        if value is None:
-            h.setComponentByName(name, univ.noValue)  # reset an optional component
-        elif name in ("sender", "recipient"):
-            h[name] = univ.Any(value)
+        if name in ("sender", "recipient"):
+            if value is None:
+                raise ValueError(f"{name} is not optional")
+            setattr(h, name, bytes(value))
+        elif name in ("freeText", "generalInfo"):
+            setattr(h, name, list(value or ()))
+        elif value is None:
+            setattr(h, name, None)
         elif name == "messageTime":
-            h[name] = h[name].clone(value)
+            h.messageTime = _time_text(value)
         elif name == "protectionAlg":
-            alg = decode(value, asn1.AlgorithmIdentifier())
-            target = h[name]
-            target["algorithm"] = alg["algorithm"]
-            if alg["parameters"].isValue:
-                target["parameters"] = alg["parameters"]
-            else:
-                target.setComponentByName("parameters", univ.noValue)
-        elif name in ("freeText",):
-            ft = h[name]
-            ft.clear()
-            for i, t in enumerate(value):
-                ft[i] = t
-        elif name == "generalInfo":
-            gi = h[name]
-            gi.clear()
-            for i, (oid, v) in enumerate(value):
-                gi[i]["infoType"] = univ.ObjectIdentifier(oid)
-                if v is not None:
-                    gi[i]["infoValue"] = univ.Any(v)
+            from . import algs
+            algs.decode_algorithm_identifier(value)
+            h.protectionAlg = bytes(value)
+        elif name in _OCTET_FIELDS:
+            setattr(h, name, bytes(value))
         else:
-            h[name] = h[name].clone(value)
+            raise ValueError(f"unknown header field {name!r}")
         self._hdr_der = None
         self._der = None
 
@@ -453,28 +551,14 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
     (16 bytes) unless given."""
     if body_type not in asn1.BODY_TAG:
         raise ValueError(f"unknown body type {body_type!r}")
-    h = asn1.PKIHeader()
-    h["pvno"] = pvno
-    h["sender"] = univ.Any(sender)
-    h["recipient"] = univ.Any(recipient)
+    h = Header(pvno, bytes(sender), bytes(recipient))
     if with_time:
-        t = message_time or datetime.datetime.now(datetime.timezone.utc)
-        h["messageTime"] = h["messageTime"].clone(t.strftime("%Y%m%d%H%M%SZ"))
-    for field, value in (("senderKID", sender_kid), ("recipKID", recip_kid),
-                         ("transactionID", transaction_id if transaction_id is not None else os.urandom(16)),
-                         ("senderNonce", sender_nonce if sender_nonce is not None else os.urandom(16)),
-                         ("recipNonce", recip_nonce)):
-        if value is not None:
-            h[field] = h[field].clone(value)
-    free_text = list(free_text)
-    if free_text:
-        for i, t in enumerate(free_text):
-            h["freeText"][i] = t
-    general_info = list(general_info)
-    for i, (oid, v) in enumerate(general_info):
-        h["generalInfo"][i]["infoType"] = univ.ObjectIdentifier(oid)
-        if v is not None:
-            h["generalInfo"][i]["infoValue"] = univ.Any(v)
+        h.messageTime = _time_text(message_time or datetime.datetime.now(datetime.timezone.utc))
+    h.senderKID, h.recipKID, h.recipNonce = sender_kid, recip_kid, recip_nonce
+    h.transactionID = transaction_id if transaction_id is not None else os.urandom(16)
+    h.senderNonce = sender_nonce if sender_nonce is not None else os.urandom(16)
+    h.freeText = list(free_text)
+    h.generalInfo = [(oid, v) for oid, v in general_info]
     return PKIMessage(h, body_tlv(body_type, body), extra_certs=extra_certs)
 
 
@@ -488,6 +572,12 @@ def body_tlv(body_type: str, body=None) -> bytes:
     else:
         inner = encode(body)
     return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
+
+
+def _time_text(dt: datetime.datetime) -> bytes:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(datetime.timezone.utc)
+    return dt.strftime("%Y%m%d%H%M%SZ").encode()
 
 
 def utf8(text: str):
