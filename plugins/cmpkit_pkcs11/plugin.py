@@ -10,7 +10,7 @@ The PIN comes from the URI (``pin-value``, or ``pin-source`` naming a file whose
 it is), else from the pass phrase option that goes with the key option (``-keypass``,
 ``-newkeypass``, ...), else from a prompt (not with ``-batch``). It is asked for only when a
 token needs a login. The module: see :mod:`cmpkit_pkcs11.token` (``module-path``,
-``module-name``, ``$PKCS11_MODULE``, p11-kit's proxy). PyKCS11 is imported only when a
+``module-name``, ``$PKCS11_MODULE``, ``$PKCS11_MODULE_PATH``, p11-kit's proxy). PyKCS11 is imported only when a
 ``pkcs11:`` source is actually loaded.
 """
 from __future__ import annotations

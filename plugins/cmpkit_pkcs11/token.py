@@ -2,7 +2,8 @@
 
 - Module: the URI's ``module-path`` (a library, or a directory searched for ``module-name``),
   else ``module-name`` looked up in p11-kit's module files and the usual library directories,
-  else the environment variable ``PKCS11_MODULE`` (a library path), else p11-kit's proxy
+  else the environment variable ``PKCS11_MODULE`` (a library path), else ``PKCS11_MODULE_PATH``
+  (libp11's, which openssl's pkcs11 engine reads), else p11-kit's proxy
   module (which offers every module p11-kit is configured with).
 - Tokens are matched on every token, slot and library attribute the URI gives; exactly one
   token must match. ONE session is opened per (module, token) and run, logged in at most once,
@@ -27,6 +28,7 @@ from cmpkit.errors import CredentialError
 from .uri import Pkcs11Uri
 
 MODULE_ENV = "PKCS11_MODULE"
+ENGINE_MODULE_ENV = "PKCS11_MODULE_PATH"  # libp11's (openssl's pkcs11 engine)
 
 _MULTIARCH = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
 MODULE_DIRS = (f"/usr/lib/{_MULTIARCH}/pkcs11", f"/usr/lib/{_MULTIARCH}/softhsm", "/usr/lib/softhsm",
@@ -129,11 +131,12 @@ def _module_path(uri: Pkcs11Uri) -> str:
             raise CredentialError(f"PKCS#11 module '{name}' not found (searched p11-kit's module "
                                   f"files and {', '.join(MODULE_DIRS[:3])}, ...; use module-path)")
         return found
-    env = os.environ.get(MODULE_ENV)
-    if env:
-        if not os.path.isfile(env):
-            raise CredentialError(f"PKCS#11 module '{env}' (from ${MODULE_ENV}) not found")
-        return env
+    for name in (MODULE_ENV, ENGINE_MODULE_ENV):
+        env = os.environ.get(name)
+        if env:
+            if not os.path.isfile(env):
+                raise CredentialError(f"PKCS#11 module '{env}' (from ${name}) not found")
+            return env
     for path in PROXY_MODULES:
         if os.path.isfile(path):
             return path
