@@ -67,8 +67,8 @@ def main(argv=None) -> int:
             return session.run_server(cfg)
         return session.run_client(cfg)
     except CmpError as exc:
-        log.error("%s", exc)
-        return 1
+        log.error("%s", " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
+        return 1  # one line even when a peer's text (e.g. errorDetails) spans several
     except KeyboardInterrupt:
         log.error("interrupted")
         return 1

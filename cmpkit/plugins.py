@@ -27,6 +27,10 @@ def _discover(pm: pluggy.PluginManager) -> None:
     blocked = blocked_names()
 
     class _Manager(ExtensionManager):
+        # stevedore keeps the entry points of a group for the process's lifetime in a class
+        # attribute; a fresh one per discovery lets reset_manager() see newly installed plugins.
+        ENTRY_POINT_CACHE: dict = {}
+
         # A blocked plugin is skipped before import: it may be the broken one.
         def _load_one_plugin(self, ep, *args, **kwargs):
             if ep.name in blocked:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import re
 import sys
 import tempfile
 from typing import Optional
@@ -31,6 +32,14 @@ INFOTYPES = {  # id-it-<name> (RFC 9810 / RFC 9480 / OpenSSL's names)
 INFOTYPE_NAMES = {v: k for k, v in INFOTYPES.items()}
 
 
+_PIN_VALUE = re.compile(r"(?i)(pin-value=)[^&;?#]*")
+
+
+def shown_source(source: str) -> str:
+    """A credential source as it may appear in a message: any URI ``pin-value`` hidden."""
+    return _PIN_VALUE.sub(r"\1***", source)
+
+
 class Loader:
     """Loads keys and certificates through the plugin hooks, with the run's pass phrase policy."""
 
@@ -46,7 +55,7 @@ class Loader:
         for src in sources:
             got = self.hook.cmpkit_load_certs(source=src, passarg=passarg, certform=None, what=what, ctx=self.ctx)
             if got is None:
-                raise CredentialError(f"no plugin can load {what} from '{src}'")
+                raise CredentialError(f"no plugin can load {what} from '{shown_source(src)}'")
             out.extend(got)
         return out
 
@@ -63,14 +72,14 @@ class Loader:
         got = self.hook.cmpkit_load_key(source=source, passarg=passarg, keyform=self.cfg.get("keyform"),
                                         what=what, ctx=self.ctx)
         if got is None:
-            raise CredentialError(f"no plugin can load {what} from '{source}'")
+            raise CredentialError(f"no plugin can load {what} from '{shown_source(source)}'")
         return got
 
     def public_key(self, source: str, passarg, what: str):
         got = self.hook.cmpkit_load_public_key(source=source, passarg=passarg, keyform=self.cfg.get("keyform"),
                                                what=what, ctx=self.ctx)
         if got is None:
-            raise CredentialError(f"no plugin can load {what} from '{source}'")
+            raise CredentialError(f"no plugin can load {what} from '{shown_source(source)}'")
         return got
 
     def passphrase(self, arg: Optional[str], what: str) -> Optional[bytes]:

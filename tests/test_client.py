@@ -179,3 +179,43 @@ def test_revocation_rejected(setup, pki):
     old = pki.objs["client"].public_bytes(serialization.Encoding.DER)
     with pytest.raises(TransactionError, match="revocation rejected"):
         Client(make(cmd="rr", old_cert=old), Responder(issued, status=StatusInfo(2, [], [10]))).run()
+
+
+def test_unprotected_pkiconf_accepted_only_with_unprotected_errors(setup):
+    # openssl's unprotected_exception() lets -unprotected_errors cover a PKIConf as well
+    make, issued = setup
+    responder = Responder(issued)
+
+    def unprotected_pkiconf(der):
+        rsp = PKIMessage.from_der(responder(der))
+        if rsp.body_type == "pkiconf":
+            rsp.set_protection(None)
+            rsp.set_header_field("protectionAlg", None)
+        return rsp.to_der()
+    with pytest.raises(ProtectionError, match="PKICONF response is not protected"):
+        Client(make(), unprotected_pkiconf).run()
+    assert Client(make(unprotected_errors=True), unprotected_pkiconf).run().cert == issued
+
+
+def test_wrong_sender_names_both_names(setup):
+    from .pki import name
+    make, issued = setup
+    with pytest.raises(TransactionError, match=r"response sender / does not match -expect_sender /CN=server"):
+        Client(make(expect_sender=name("server").public_bytes()), Responder(issued)).run()
+
+
+def test_cli_error_is_one_line_even_for_multi_line_peer_text(monkeypatch, capsys):
+    import logging
+
+    from cmpkit import cli, session
+    from cmpkit.errors import TransactionError
+    logger = logging.getLogger("cmpkit")  # main() adds its handler on capsys' stream: undo that after
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+
+    def fail(cfg):
+        raise TransactionError("received error message: PKIStatus: rejection; errorDetails: line one\nline two\n")
+    monkeypatch.setattr(session, "run_client", fail)
+    assert cli.main(["-config", "", "-cmd", "genm"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "line one | line two" in err and err.startswith("CMP error: ")

@@ -438,3 +438,18 @@ def test_entry_point_names_the_plugin():
     if not file_eps:
         pytest.skip("cmpkit is not installed (no entry points)")
     assert file_eps[0].load() is file_plugin
+
+
+def test_unloadable_source_never_shows_its_pin(pki, tmp_path):
+    # with the pkcs11 plugin blocked nothing can load a pkcs11: URI; the message must hide its PIN
+    import os
+    import sys
+    env = dict(os.environ, CMPKIT_BLOCK_PLUGINS="pkcs11")
+    r = subprocess.run([sys.executable, "-m", "cmpkit", "-config", "", "-use_mock_srv", "-srv_ref", "1234",
+                        "-srv_secret", "pass:test", "-rsp_cert", pki.path("issued"), "-cmd", "ir", "-ref", "1234",
+                        "-secret", "pass:test", "-newkey", "pkcs11:token=t;object=k?pin-value=SECRET77",
+                        "-subject", "/CN=x", "-certout", str(tmp_path / "out.pem")],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1 and not (tmp_path / "out.pem").exists()
+    assert "SECRET77" not in r.stdout + r.stderr
+    assert "no plugin can load new private key" in r.stderr and "pin-value=***" in r.stderr

@@ -206,9 +206,9 @@ class Client:
             return any(r.status.status == STATUS_REJECTION for r in responses)
         if bt == "rp":
             return any(si.status == STATUS_REJECTION for si in bodies.read_rev_rep(rsp.body))
-        if bt == "pkiconf":
-            return False
-        return False
+        # openssl's unprotected_exception() accepts a PKIConf as well (the man page's
+        # "negative PKIConf messages": the client cannot tell a positive one apart)
+        return bt == "pkiconf"
 
     def _check_response(self, sent: PKIMessage, rsp: PKIMessage, expected: tuple, replayed: bool) -> None:
         s = self.s
@@ -230,7 +230,10 @@ class Client:
         self._check_protection(rsp)
         if s.expect_sender is not None:
             if not same_name(rsp.sender_name_der, s.expect_sender):
-                raise TransactionError("response sender does not match -expect_sender")
+                from .names import format_dn
+                got = rsp.sender_name_der
+                raise TransactionError(f"response sender {format_dn(got) if got is not None else '(not a DN)'}"
+                                       f" does not match -expect_sender {format_dn(s.expect_sender)}")
         if rsp.extra_certs:
             self.extra_certs_in = rsp.extra_certs
         if rsp.body_type == "error":
@@ -268,7 +271,13 @@ class Client:
         chains to -trusted, whose subject is the response sender."""
         s = self.s
         if s.srvcert is not None:
-            rsp.verify_signature(s.srvcert)
+            try:
+                rsp.verify_signature(s.srvcert)
+            except ProtectionError as exc:
+                from cryptography import x509
+                from .names import format_dn
+                subject = format_dn(x509.load_der_x509_certificate(s.srvcert).subject)
+                raise ProtectionError(f"response signature does not verify with -srvcert {subject}: {exc}") from None
             if not s.ignore_keyusage:
                 self._check_keyusage(s.srvcert)
             return

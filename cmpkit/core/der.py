@@ -98,8 +98,14 @@ def oid(dotted: str) -> bytes:
 def read_oid(item: bytes) -> str:
     """The dotted string of the single DER OBJECT IDENTIFIER ``item``."""
     tag, start, end = read_tlv(item)
-    body = item[start:end]
-    if tag != 0x06 or not body or body[-1] & 0x80:
+    if tag != 0x06:
+        raise DecodeError("malformed OBJECT IDENTIFIER")
+    return oid_text(item[start:end])
+
+
+def oid_text(body: bytes) -> str:
+    """The dotted string of OBJECT IDENTIFIER content octets (minimal arcs required)."""
+    if not body or body[-1] & 0x80:
         raise DecodeError("malformed OBJECT IDENTIFIER")
     arcs, value, fresh = [], 0, True
     for byte in body:

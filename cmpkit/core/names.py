@@ -253,21 +253,6 @@ _STRING_TAGS = {0x0C: ("UTF8String", "utf-8"), 0x13: ("PrintableString", "ascii"
                 0x1E: ("BMPString", "utf-16-be"), 0x1C: ("UniversalString", "utf-32-be")}
 
 
-def _oid_text(body: bytes) -> str:
-    if not body or body[-1] & 0x80:
-        raise DecodeError("bad OBJECT IDENTIFIER in name")
-    arcs, value = [], 0
-    for i, b in enumerate(body):
-        if value == 0 and b == 0x80:
-            raise DecodeError("bad OBJECT IDENTIFIER in name (non-minimal arc)")
-        value = (value << 7) | (b & 0x7F)
-        if not b & 0x80:
-            arcs.append(value)
-            value = 0
-    first = min(arcs[0] // 40, 2)
-    return ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])
-
-
 def name_from_der(der_bytes: bytes):
     """The ``x509.Name`` in DER ``der_bytes``.
 
@@ -291,7 +276,7 @@ def name_from_der(der_bytes: bytes):
                 items = der.children(atv) if atv[0] == 0x30 else []
                 if len(items) != 2 or items[0][0] != 0x06:
                     raise DecodeError("bad Name: an attribute is not SEQUENCE {OID, value}")
-                oid = _oid_text(der.content(items[0]))
+                oid = der.oid_text(der.content(items[0]))
                 vtag = items[1][0]
                 if vtag not in _STRING_TAGS:
                     raise DecodeError(f"unsupported value type (tag 0x{vtag:02X}) of name attribute {oid}")

@@ -317,21 +317,8 @@ def _name_key(name: x509.Name) -> tuple:
 
 
 # --------------------------------------------------------------------------- DER helpers
-def _decode_oid(body: bytes) -> str:
-    if not body or body[-1] & 0x80:
-        raise ValueError("bad OID encoding")
-    arcs, value = [], 0
-    for byte in body:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    first = min(arcs[0] // 40, 2)
-    return ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])
-
-
 def _parse_policy_mappings(der: bytes) -> list:
-    from .der import children, read_tlv
+    from .der import children, oid_text, read_tlv
     out = []
     for pair in children(der):
         items = children(pair)
@@ -342,7 +329,7 @@ def _parse_policy_mappings(der: bytes) -> list:
             tag, start, end = read_tlv(item)
             if tag != 0x06:
                 raise ValueError("bad PolicyMapping")
-            oids.append(_decode_oid(item[start:end]))
+            oids.append(oid_text(item[start:end]))
         out.append((oids[0], oids[1]))
     return out
 
