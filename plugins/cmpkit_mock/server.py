@@ -161,8 +161,7 @@ class MockServer:
         self._server_chain: Optional[list] = None
         self._sender_gn: Optional[bytes] = None
         self._use_secret = True
-        self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of ...
-        self._pbm_for: Optional[bytes] = None        # ... this transaction
+        self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of our responses
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request_der: bytes) -> bytes:
@@ -614,8 +613,10 @@ class MockServer:
             from cmpkit.core import protection
             if extra:
                 msg.set_extra_certs(extra)
-            if self._pbm_for != self.transaction_id:  # one salt per transaction, as the client
-                self._pbm_alg, self._pbm_for = protection.pbm_algorithm(), self.transaction_id
+            if self._pbm_alg is None:
+                # One salt for the server's lifetime: the MAC key is derived once, not per
+                # message; a known salt gives a peer nothing that a fresh known salt would not.
+                self._pbm_alg = protection.pbm_algorithm()
             msg.protect_with_mac(secret, self._pbm_alg, s.srv_ref)
         elif s.srv_signer is not None and s.srv_cert is not None:
             from cmpkit.core import protection
