@@ -10,7 +10,7 @@ from cmpkit.core.optdecl import GROUPS, OPTIONS
 from cmpkit.core.options import Config, Option, format_help, parse_command_line
 from cmpkit.errors import ConfigError, PluginError
 
-SPEC = Path("/work/shared/spec/openssl-cmp-3.1.txt")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openssl-cmp-3.1.txt"
 NO_CONF = {"OPENSSL_CONF": ""}  # hermetic: never read the system's openssl.cnf
 
 
