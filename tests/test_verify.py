@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cmpkit.core.der import sequence, tlv
+from cmpkit.core.der import oid, sequence, tlv
 from cmpkit.core.verify import (ENROLLED, DefaultVerificationPolicy, VerifyOptions,
                                 check_signer_key_usage, load_crls, verify_chain)
 from cmpkit.errors import ConfigError, CredentialError, VerifyError
@@ -41,21 +41,8 @@ def ec_key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _oid_der(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    body = b""
-    for arc in [40 * arcs[0] + arcs[1]] + arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return tlv(0x06, body)
-
-
 def policy_mappings(*pairs) -> x509.UnrecognizedExtension:
-    der = sequence(*(sequence(_oid_der(a), _oid_der(b)) for a, b in pairs))
+    der = sequence(*(sequence(oid(a), oid(b)) for a, b in pairs))
     return x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.33"), der)
 
 
@@ -138,7 +125,7 @@ def tamper(ent: Ent) -> Ent:
 
 def resign_sha1(ent: Ent, issuer_key) -> Ent:
     """Re-sign an RSA/SHA-256 certificate with SHA-1 (cryptography refuses to build SHA-1 certs)."""
-    old, new = _oid_der("1.2.840.113549.1.1.11"), _oid_der("1.2.840.113549.1.1.5")
+    old, new = oid("1.2.840.113549.1.1.11"), oid("1.2.840.113549.1.1.5")
     tbs = ent.cert.tbs_certificate_bytes.replace(old, new)
     sig = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     alg = sequence(new, b"\x05\x00")
@@ -631,7 +618,7 @@ def test_x509_strict(pki, check):
 
 def test_proxy_certificates_rejected_unless_allowed(pki, check):
     pci = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.5.5.7.1.14"),
-                                     sequence(sequence(_oid_der("1.3.6.1.5.5.7.21.1"))))
+                                     sequence(sequence(oid("1.3.6.1.5.5.7.21.1"))))
     proxy = make("Proxy", pki["leaf"], bc=False, ku={"digital_signature"},
                  subject_name=x509.Name(list(pki["leaf"].cert.subject) +
                                         [x509.NameAttribute(NameOID.COMMON_NAME, "proxy")]),
