@@ -22,7 +22,11 @@ def make_pki():
 
 
 def env():
-    return {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "openssl_conf")}
+    """The environment of measured commands: no proxies or openssl.cnf, and bytecode caching on
+    (PYTHONDONTWRITEBYTECODE would make every cold start compile cmpkit's sources, which an
+    installed package never does: pip writes the .pyc files at install time)."""
+    return {k: v for k, v in os.environ.items()
+            if k.lower() not in ("http_proxy", "https_proxy", "openssl_conf", "pythondontwritebytecode")}
 
 
 def timed(argv, check=True):
