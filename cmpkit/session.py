@@ -10,7 +10,7 @@ import sys
 import tempfile
 from typing import Optional
 
-from .errors import CmpError, ConfigError, CredentialError, TransactionError
+from .errors import CmpError, ConfigError, CredentialError
 from .hookspecs import LoadContext
 
 log = logging.getLogger("cmpkit")
@@ -141,7 +141,6 @@ def build_client_settings(cfg, loader: Loader):
     """ClientSettings for the configured command: openssl cmp's setup_*_ctx in one place."""
     from cryptography import x509
 
-    from .core import bodies
     from .core.client import ClientSettings
 
     cmd = cfg.get("cmd")

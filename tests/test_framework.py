@@ -1,7 +1,6 @@
 """The plugin framework: a third-party plugin installed through an entry point carries a whole
 transaction over a transport of its own; broken and blocked plugins are handled."""
 import sys
-import textwrap
 
 import pytest
 

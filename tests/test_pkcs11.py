@@ -1,7 +1,6 @@
 """Tests of the pkcs11 plugin: RFC 7512 URIs, and keys and certificates in a real SoftHSM2 token."""
 import datetime
 import os
-import shutil
 import subprocess
 import types
 
@@ -16,8 +15,8 @@ from cmpkit.hookspecs import LoadContext
 from cmpkit_pkcs11 import plugin, token
 from cmpkit_pkcs11.uri import Pkcs11Uri, parse_pkcs11_uri
 
-SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                "/usr/local/lib/softhsm/libsofthsm2.so")
+from .tools import softhsm_dir
+
 PIN = "1234"
 
 
@@ -118,10 +117,6 @@ def test_module_resolution(monkeypatch, tmp_path):
 
 # ============================================================================ a SoftHSM2 token
 
-def _softhsm_lib():
-    return next((p for p in SOFTHSM_LIBS if os.path.isfile(p)), None)
-
-
 def _run(*args):
     subprocess.run(args, check=True, capture_output=True, timeout=60)
 
@@ -147,15 +142,12 @@ def hsm(tmp_path_factory):
     certificate), k3 (Ed25519, id 03), k4 (RSA without public key object, id 04), and an empty
     token 'other'. Keys are made with cryptography and imported with softhsm2-util."""
     PyKCS11 = pytest.importorskip("PyKCS11", reason="PyKCS11 is not installed")
-    lib = _softhsm_lib()
-    if lib is None or shutil.which("softhsm2-util") is None:
-        pytest.skip("SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed")
-    root = tmp_path_factory.mktemp("softhsm")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    old_conf = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
+    with softhsm_dir(tmp_path_factory, "softhsm") as (lib, root):
+        yield from _tokens(PyKCS11, lib, root)
+
+
+def _tokens(PyKCS11, lib, root):
+    """hsm's body: the tokens initialised and filled in ``root``; yields what the tests see."""
     token.close_all()
     try:
         _run("softhsm2-util", "--init-token", "--free", "--label", "test", "--pin", PIN, "--so-pin", "5678")
@@ -195,10 +187,6 @@ def hsm(tmp_path_factory):
                                     base=f"pkcs11:token=test;object=%s?module-path={lib}")
     finally:
         token.close_all()
-        if old_conf is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = old_conf
 
 
 @pytest.fixture(autouse=True)

@@ -16,12 +16,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .pki import ec_key, make_cert, pem_cert, pem_key, rsa_key
 from .test_cli_vs_openssl import PBM, SRV_PBM, _srv_sig
-from .tools import CMPKIT, Server, env
+from .tools import CMPKIT, Server, env, softhsm_dir
 
 pytestmark = pytest.mark.slow
 
-SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                "/usr/local/lib/softhsm/libsofthsm2.so")
 P11KIT_PROXIES = ("/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so", "/usr/lib64/p11-kit-proxy.so",
                   "/usr/lib/p11-kit-proxy.so")
 P11KIT_SOFTHSM = ("/usr/share/p11-kit/modules/softhsm2.module", "/etc/pkcs11/modules/softhsm2.module")
@@ -51,16 +49,7 @@ def _openssl():
 def hsm(pki, tmp_path_factory):
     """A SoftHSM2 token LABEL (PIN) in a temporary directory, with the keys made here and imported."""
     PyKCS11 = pytest.importorskip("PyKCS11", reason="PyKCS11 is not installed")
-    lib = next((p for p in SOFTHSM_LIBS if os.path.isfile(p)), None)
-    if lib is None or shutil.which("softhsm2-util") is None:
-        pytest.skip("SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed")
-    root = tmp_path_factory.mktemp("softhsm-cli")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    old_conf = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)  # tools.env() passes it on to every command run here
-    try:
+    with softhsm_dir(tmp_path_factory, "softhsm-cli") as (lib, root):
         def util(*args):
             subprocess.run(["softhsm2-util", *args], check=True, capture_output=True, timeout=60)
 
@@ -94,11 +83,6 @@ def hsm(pki, tmp_path_factory):
         session.closeSession()
         p11.unload()
         yield types.SimpleNamespace(lib=lib, root=root, slot=slot, certs=certs, files=files)
-    finally:
-        if old_conf is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = old_conf
 
 
 @pytest.fixture

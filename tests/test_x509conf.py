@@ -1,5 +1,4 @@
 """Tests of cmpkit.core.x509conf: extension sections compared with `openssl req -reqexts`, -sans, -policy_oids."""
-import ctypes
 import ipaddress
 import pathlib
 import re
@@ -14,6 +13,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cmpkit.core.conf import load_config
 from cmpkit.core.x509conf import _EKU, extensions_from_section, parse_sans, policy_oids_extension
 from cmpkit.errors import ConfigError
+
+from .tools import openssl_object_oid
 
 MOCK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "openssl-3.0" / "Mock"
 
@@ -227,19 +228,6 @@ def test_policy_oids_bad(text):
 
 
 def test_eku_names_match_openssl():
-    try:
-        lib = ctypes.CDLL("libcrypto.so.3")
-    except OSError:
-        pytest.skip("OpenSSL 3 libcrypto not loadable")
-    lib.OBJ_txt2obj.restype = ctypes.c_void_p
-    lib.OBJ_txt2obj.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    lib.OBJ_obj2txt.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-    lib.ASN1_OBJECT_free.argtypes = [ctypes.c_void_p]
     for sn, ln, oid in _EKU:
         for name in (sn, ln):
-            obj = lib.OBJ_txt2obj(name.encode(), 0)
-            assert obj, name
-            buf = ctypes.create_string_buffer(128)
-            lib.OBJ_obj2txt(buf, 128, obj, 1)
-            lib.ASN1_OBJECT_free(obj)
-            assert buf.value.decode() == oid, name
+            assert openssl_object_oid(name) == oid, name

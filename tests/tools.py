@@ -1,6 +1,8 @@
-"""Test helpers that run command lines: cmpkit and openssl cmp as clients and as HTTP servers."""
+"""Test helpers: cmpkit and openssl cmp as clients and as HTTP servers, a SoftHSM2 directory, OpenSSL's OIDs."""
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -54,3 +56,51 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                "/usr/local/lib/softhsm/libsofthsm2.so")
+
+
+@contextlib.contextmanager
+def softhsm_dir(tmp_path_factory, name: str):
+    """A SoftHSM2 configuration in a new temporary directory, in force (SOFTHSM2_CONF, which env()
+    passes on) while the block runs. Yields (module path, directory); skips without SoftHSM2."""
+    import pytest
+    lib = next((p for p in SOFTHSM_LIBS if os.path.isfile(p)), None)
+    if lib is None or shutil.which("softhsm2-util") is None:
+        pytest.skip("SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed")
+    root = tmp_path_factory.mktemp(name)
+    (root / "tokens").mkdir()
+    conf = root / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    old_conf = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    try:
+        yield lib, root
+    finally:
+        if old_conf is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = old_conf
+
+
+def openssl_object_oid(name: str) -> str:
+    """The dotted OID that OpenSSL's own object table (libcrypto) gives a short or long name."""
+    import ctypes
+
+    import pytest
+    try:
+        lib = ctypes.CDLL("libcrypto.so.3")
+    except OSError:
+        pytest.skip("OpenSSL 3 libcrypto not loadable")
+    lib.OBJ_txt2obj.restype = ctypes.c_void_p
+    lib.OBJ_txt2obj.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    lib.OBJ_obj2txt.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    lib.ASN1_OBJECT_free.argtypes = [ctypes.c_void_p]
+    obj = lib.OBJ_txt2obj(name.encode(), 0)
+    assert obj, f"OpenSSL does not know {name}"
+    buf = ctypes.create_string_buffer(128)
+    lib.OBJ_obj2txt(buf, 128, obj, 1)
+    lib.ASN1_OBJECT_free(obj)
+    return buf.value.decode()

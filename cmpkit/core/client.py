@@ -8,14 +8,12 @@ through its ``last_exchange`` attribute: ``(sent_der, replayed)``.
 """
 from __future__ import annotations
 
-import datetime
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..errors import CmpError, ProtectionError, TransactionError, VerifyError
+from ..errors import ProtectionError, TransactionError, VerifyError
 from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
