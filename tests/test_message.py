@@ -246,3 +246,16 @@ def test_unknown_body_tag_and_bad_parts():
                 der.sequence(good[0], good[1], der.tlv(0xA1, der.sequence()))):
         with pytest.raises(DecodeError):
             PKIMessage.from_der(bad)
+
+
+def test_message_time_must_be_a_der_generalized_time():
+    good = der.children(new_message("pkiconf").to_der())
+    header_items = der.children(good[0])
+    for text in (b"20261301000000Z", b"202612010000Z", b"20261201000000", b"20261201000000.50Z"):
+        items = [header_items[0], header_items[1], header_items[2], der.tlv(0xA0, der.tlv(0x18, text)),
+                 *header_items[4:]]
+        with pytest.raises(DecodeError, match="GeneralizedTime"):
+            PKIMessage.from_der(der.sequence(der.sequence(*items), good[1]))
+    items = [*header_items[:3], der.tlv(0xA0, der.tlv(0x18, b"20261201000000.25Z")), *header_items[4:]]
+    msg = PKIMessage.from_der(der.sequence(der.sequence(*items), good[1]))
+    assert msg.message_time.microsecond == 250000

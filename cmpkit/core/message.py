@@ -198,9 +198,10 @@ class Header:
     def _read_field(self, name: str, value: bytes) -> None:
         what = f"malformed PKIHeader {name}"
         if name == "messageTime":
-            if value[0] != 0x18 or not _GENERALIZED_TIME.fullmatch(der.content(value)):
+            text = der.content(value)
+            if value[0] != 0x18 or _parse_time(text) is None:
                 raise DecodeError(f"{what}: a GeneralizedTime YYYYMMDDHHMMSS[.f]Z expected")
-            self.messageTime = der.content(value)
+            self.messageTime = text
         elif name == "protectionAlg":
             from . import algs
             algs.decode_algorithm_identifier(value)  # checks it
@@ -369,15 +370,7 @@ class PKIMessage:
     @property
     def message_time(self) -> Optional[datetime.datetime]:
         t = self._hdr.messageTime
-        if t is None:
-            return None
-        base, fraction = _GENERALIZED_TIME.fullmatch(t).groups()
-        try:
-            when = datetime.datetime.strptime(base.decode(), "%Y%m%d%H%M%S")
-        except ValueError:
-            return None  # e.g. month 13: treated as absent, as a time nobody can check
-        micro = int((fraction or b".0")[1:7].ljust(6, b"0"))
-        return when.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
+        return None if t is None else _parse_time(t)
 
     @property
     def protection_alg(self) -> Optional[bytes]:
@@ -572,6 +565,20 @@ def body_tlv(body_type: str, body=None) -> bytes:
     else:
         inner = encode(body)
     return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
+
+
+def _parse_time(text: bytes) -> Optional[datetime.datetime]:
+    """A DER GeneralizedTime's text as an aware datetime; None if it is not a valid one."""
+    m = _GENERALIZED_TIME.fullmatch(text)
+    if m is None:
+        return None
+    base, fraction = m.groups()
+    try:
+        when = datetime.datetime.strptime(base.decode(), "%Y%m%d%H%M%S")
+    except ValueError:  # e.g. month 13
+        return None
+    micro = int((fraction or b".0")[1:7].ljust(6, b"0"))
+    return when.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
 
 
 def _time_text(dt: datetime.datetime) -> bytes:
