@@ -416,6 +416,19 @@ def _conf(cfg):
 
 # ---------------------------------------------------------------- outputs
 
+def _file_mode() -> int:
+    """The mode a plain open() would give a new file (0666 less the umask), as openssl's are."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        _FILE_MODE = 0o666 & ~umask
+    return _FILE_MODE
+
+
+_FILE_MODE: Optional[int] = None
+
+
 def write_atomically(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -425,6 +438,7 @@ def write_atomically(path: str, data: bytes) -> None:
         raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), _file_mode())  # mkstemp makes 0600; give a plain file's mode
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:

@@ -73,7 +73,8 @@ def test_same_outcome(scenario, pki, openssl, tmp_path):
         if enrolls:
             argv += ["-certout", str(out)]
         r = run(argv)
-        results[tool] = (r.returncode, out.read_bytes() if out.exists() else None)
+        results[tool] = (r.returncode, out.read_bytes() if out.exists() else None,
+                         out.stat().st_mode & 0o777 if out.exists() else None)  # same file, same mode
         if tool == "cmpkit":
             assert "Traceback" not in r.stderr + r.stdout, r.stderr
             if r.returncode:
