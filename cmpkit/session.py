@@ -475,6 +475,34 @@ def save_certs(path: Optional[str], certs: list, what: str, certform) -> None:
 
 # ---------------------------------------------------------------- running
 
+def load_rand_files(cfg) -> None:
+    """-rand: every file of the list (separated by the OS path separator) must be readable, as
+    openssl requires. Their bytes seed nothing: cryptography and os.urandom draw from the
+    operating system's generator, which needs no seed."""
+    for name in filter(None, (cfg.get("rand") or "").split(os.pathsep)):
+        try:
+            with open(name, "rb") as fh:
+                while fh.read(1 << 16):
+                    pass
+        except OSError as exc:
+            raise CmpError(f"cannot load {name} into RNG: {exc.strerror}") from None
+
+
+def write_rand_file(cfg) -> None:
+    """-writerand: 1024 bytes of fresh random state, owner-only (0600) as openssl writes them."""
+    name = cfg.get("writerand")
+    if not name:
+        return
+    directory = os.path.dirname(os.path.abspath(name))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cmpkit-", dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(1024))
+        os.replace(tmp, name)
+    except OSError as exc:
+        raise CmpError(f"cannot write random state to '{name}': {exc.strerror}") from None
+
+
 def run_client(cfg) -> int:
     """Run the configured command -repeat times; 0 on success."""
     from .core.client import Client

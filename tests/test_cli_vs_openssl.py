@@ -83,3 +83,20 @@ def test_same_outcome(scenario, pki, openssl, tmp_path):
     assert results["cmpkit"] == results["openssl"]
     if enrolls and expected == 0:
         assert results["cmpkit"][1] == pem_cert(pki.objs["issued"])
+
+
+def test_rand_and_writerand_as_openssl(pki, openssl, tmp_path):
+    """-rand with an unreadable file fails; -writerand writes 1024 bytes, owner-only, even after a failure."""
+    base = ["-config", "", "-use_mock_srv", "-rsp_cert", pki.path("issued"), *SRV_PBM, "-cmd", "genm",
+            "-ref", "1234"]
+    for tool, argv0 in (("openssl", [openssl, "cmp"]), ("cmpkit", CMPKIT)):
+        missing = run(argv0 + base + ["-secret", "pass:test", "-rand", str(tmp_path / "absent")])
+        assert missing.returncode == 1, tool
+        seed = tmp_path / f"{tool}.seed"
+        seed.write_bytes(b"x" * 100)
+        assert run(argv0 + base + ["-secret", "pass:test", "-rand", str(seed)]).returncode == 0, tool
+        state = tmp_path / f"{tool}.rand"
+        failed = run(argv0 + base + ["-secret", "pass:wrong", "-writerand", str(state)])
+        assert failed.returncode == 1 and state.stat().st_size == 1024, tool
+        assert state.stat().st_mode & 0o777 == 0o600, tool
+    assert (tmp_path / "openssl.rand").read_bytes() != (tmp_path / "cmpkit.rand").read_bytes()

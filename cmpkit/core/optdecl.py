@@ -157,7 +157,8 @@ OPTIONS = (
     _str("propquery", PROVIDER, "propq", "Property query for algorithm fetching"),
 
     # ---- random state
-    _str("rand", RANDOM, "files", "Files to seed the random number generator from"),
+    _str("rand", RANDOM, "files", "Files to seed the random number generator from (each must be readable;"
+         " the OS generator cmpkit uses needs no seed)"),
     _str("writerand", RANDOM, "file", "File to write random state to at the end"),
 
     # ---- TLS
