@@ -63,6 +63,7 @@ def main(argv=None) -> int:
         if cfg.get("verbosity") is not None:
             setup_logging(cfg.get("verbosity"))
         from . import session
+        session.check_engines_and_providers(cfg)
         session.load_rand_files(cfg)
         try:
             if cfg.get("port") is not None:

@@ -475,6 +475,40 @@ def save_certs(path: Optional[str], certs: list, what: str, certform) -> None:
 
 # ---------------------------------------------------------------- running
 
+PROVIDERS_BUILT_IN = ("default", "base", "legacy")  # what cryptography's OpenSSL has loaded anyway
+PROPERTIES_MET = ("provider=default", "fips=no", "-fips")  # mandatory properties the default provider has
+
+
+def check_engines_and_providers(cfg) -> None:
+    """-engine, -provider and -propquery fail where openssl's would find nothing to load or fetch.
+
+    cmpkit loads no OpenSSL engine or provider module: its algorithms are those of
+    cryptography's OpenSSL (default provider), and ``pkcs11`` as engine or provider is served
+    by the pkcs11 plugin.
+    """
+    from .plugins import get_manager, load_failures
+    wanted = []
+    for name in cfg.get_list("engine"):
+        if name != "pkcs11":
+            raise ConfigError(f'invalid engine "{name}": cmpkit uses no OpenSSL engines '
+                              "(-engine pkcs11 is served by the pkcs11 plugin)")
+        wanted.append("-engine pkcs11")
+    for name in cfg.get_list("provider"):
+        if name == "pkcs11":
+            wanted.append("-provider pkcs11")
+        elif name not in PROVIDERS_BUILT_IN:
+            raise ConfigError(f"unable to load provider {name}: cmpkit has {', '.join(PROVIDERS_BUILT_IN)}"
+                              " and pkcs11 (the pkcs11 plugin)")
+    if wanted and not get_manager().has_plugin("pkcs11"):
+        why = dict(load_failures).get("pkcs11", "not installed or blocked")
+        raise ConfigError(f"{wanted[0]} needs the pkcs11 plugin, which is not loaded: {why}")
+    query = cfg.get("propquery") or ""
+    for clause in (c.strip() for c in query.split(",")):
+        if clause and not clause.startswith("?") and clause.replace(" ", "") not in PROPERTIES_MET:
+            raise ConfigError(f"no algorithms match -propquery '{query}': cmpkit's come from OpenSSL's "
+                              f"default provider ({', '.join(PROPERTIES_MET[:2])})")
+
+
 def load_rand_files(cfg) -> None:
     """-rand: every file of the list (separated by the OS path separator) must be readable, as
     openssl requires. Their bytes seed nothing: cryptography and os.urandom draw from the

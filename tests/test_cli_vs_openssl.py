@@ -100,3 +100,16 @@ def test_rand_and_writerand_as_openssl(pki, openssl, tmp_path):
         assert failed.returncode == 1 and state.stat().st_size == 1024, tool
         assert state.stat().st_mode & 0o777 == 0o600, tool
     assert (tmp_path / "openssl.rand").read_bytes() != (tmp_path / "cmpkit.rand").read_bytes()
+
+
+@pytest.mark.parametrize("extra", [
+    ["-provider", "foo"], ["-provider", "default"], ["-provider", "default", "-provider", "base"],
+    ["-engine", "foo"], ["-provider-path", "/nonexistent", "-provider", "default"],
+    ["-propquery", "fips=yes"], ["-propquery", "?fips=yes"], ["-propquery", "provider=default"],
+], ids=" ".join)
+def test_engines_providers_and_property_queries(extra, pki, openssl):
+    argv = ["-config", "", "-use_mock_srv", "-rsp_cert", pki.path("issued"), *SRV_PBM, "-cmd", "genm", *PBM, *extra]
+    ours, theirs = run(CMPKIT + argv), run([openssl, "cmp"] + argv)
+    assert ours.returncode == theirs.returncode, ours.stderr + theirs.stderr
+    if ours.returncode:
+        assert ours.stderr.count("CMP error:") == 1 and "Traceback" not in ours.stderr

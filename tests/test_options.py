@@ -300,3 +300,12 @@ def test_help_does_not_read_the_config(fake_conf, monkeypatch):
     assert parse("-help", "-config", fake_conf).get("help") is True
     with pytest.raises(ConfigError, match="syntax error"):
         parse("-config", fake_conf)
+
+
+def test_repeatable_option_collects_every_occurrence(tmp_path):
+    conf = tmp_path / "c.cnf"
+    conf.write_text("[cmp]\nprovider = legacy\n")
+    cfg = parse("-config", str(conf), "-provider", "default", "-provider", "pkcs11")
+    assert cfg.get_list("provider") == ["default", "pkcs11"]   # the command line replaces the file's
+    assert parse("-config", str(conf)).get_list("provider") == ["legacy"]
+    assert parse("-config", "", "-keep_alive", "0", "-keep_alive", "2").get("keep_alive") == 2  # others: last wins

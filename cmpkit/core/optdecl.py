@@ -149,12 +149,17 @@ OPTIONS = (
     Option("keyform", "choice", "Format of key input: PEM, DER, P12 or ENGINE. Default: guess", FORMAT,
            "PEM|DER|P12|ENGINE", choices=("PEM", "DER", "P12", "ENGINE")),
     _str("otherpass", FORMAT, "arg", "Pass phrase source for certificates of others (e.g. -trusted)"),
-    _str("engine", FORMAT, "id", "Crypto engine to use for keys (deprecated)"),
+    _str("engine", FORMAT, "id", "Crypto engine to use for keys (deprecated); only pkcs11 (the pkcs11 plugin,"
+         " no OpenSSL engine needed)"),
 
     # ---- providers
-    _str("provider", PROVIDER, "name", "Provider to load"),
-    _str("provider-path", PROVIDER, "path", "Directory to load providers from"),
-    _str("propquery", PROVIDER, "propq", "Property query for algorithm fetching"),
+    _str("provider", PROVIDER, "name", "Provider to load (may be given several times): default, base and legacy"
+         " are what cryptography's OpenSSL has loaded anyway; pkcs11 is the pkcs11 plugin",
+         repeatable=True),
+    _str("provider-path", PROVIDER, "path", "Directory to load providers from (no effect: cmpkit loads no"
+         " OpenSSL provider modules)"),
+    _str("propquery", PROVIDER, "propq", "Property query for algorithm fetching: only what OpenSSL's default"
+         " provider satisfies (e.g. fips=no, provider=default; optional ?properties) is accepted"),
 
     # ---- random state
     _str("rand", RANDOM, "files", "Files to seed the random number generator from (each must be readable;"

@@ -55,6 +55,8 @@ class Option:
     :param choices: allowed values of a ``choice`` (or, optionally, of an ``int``) option.
     :param no_effect: accepted for compatibility but has no effect.
     :param extension: a cmpkit option that ``openssl cmp`` does not have.
+    :param repeatable: each command-line occurrence adds a value (``-provider a -provider b``);
+        :meth:`Config.get_list` gives them all.
     """
 
     name: str
@@ -68,6 +70,7 @@ class Option:
     maximum: Optional[int] = None
     no_effect: bool = False
     extension: bool = False
+    repeatable: bool = False
 
     def __post_init__(self):
         if not self.name or self.name.startswith("-") or any(c.isspace() or c == "=" for c in self.name):
@@ -420,7 +423,11 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
         conf = _load(path)
         path = getattr(conf, "path", None) or path
         values, sources = _read_config(conf, path, section_text, sections, options)
+    repeated = set()
     for opt, value in given:
+        if opt.repeatable and value is not None and opt.name in repeated:
+            value = f"{values[opt.name]},{value}"  # the first occurrence replaces the config file's
+        repeated.add(opt.name)
         values[opt.name] = value
         sources[opt.name] = "command line"
     if "section" in values:
