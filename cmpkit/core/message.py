@@ -573,12 +573,12 @@ def _parse_time(text: bytes) -> Optional[datetime.datetime]:
     if m is None:
         return None
     base, fraction = m.groups()
+    fields = (int(base[0:4]), int(base[4:6]), int(base[6:8]), int(base[8:10]), int(base[10:12]),
+              int(base[12:14]), int((fraction or b".0")[1:7].ljust(6, b"0")))
     try:
-        when = datetime.datetime.strptime(base.decode(), "%Y%m%d%H%M%S")
+        return datetime.datetime(*fields, tzinfo=datetime.timezone.utc)
     except ValueError:  # e.g. month 13
         return None
-    micro = int((fraction or b".0")[1:7].ljust(6, b"0"))
-    return when.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
 
 
 def _time_text(dt: datetime.datetime) -> bytes:
