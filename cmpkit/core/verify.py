@@ -21,7 +21,9 @@ the exception also carries ``code`` (OpenSSL's X509_V_ERR number), ``reason``, `
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import ipaddress
 import logging
 import math
@@ -387,6 +389,18 @@ def _key_family(key) -> Optional[str]:
     return None
 
 
+def _parsed(der: bytes) -> "_Cert":
+    """A _Cert of DER bytes, parsed once per process. Each call gets its own (shallow) copy:
+    a _Cert is never changed after construction, but chain building tells certificates
+    apart by identity (a certificate in the chain twice is two objects)."""
+    return copy.copy(_parse_once(der))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_once(der: bytes) -> "_Cert":
+    return _Cert(der)
+
+
 class _Cert:
     """A parsed certificate with the derived facts OpenSSL caches (x509v3_cache_extensions)."""
 
@@ -520,8 +534,16 @@ def _likely_issued(issuer: _Cert, subject: _Cert) -> bool:
 
 
 def _signature_ok(subject: _Cert, issuer: _Cert) -> bool:
-    """Whether ``issuer``'s public key verifies ``subject``'s signature (cryptography does it)."""
-    key, c = issuer.key, subject.cert
+    """Whether ``issuer``'s public key verifies ``subject``'s signature (cryptography does it).
+
+    A pure function of the two certificates, so the verdict is memoised (chains are checked
+    again and again: every signed message of a transaction, every -repeat)."""
+    return _signature_verdict(subject.der, issuer.der)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_verdict(subject_der: bytes, issuer_der: bytes) -> bool:
+    key, c = _parse_once(issuer_der).key, _parse_once(subject_der).cert
     if key is None:
         return False
     try:
@@ -1652,9 +1674,9 @@ def _parse_pool(ders: Iterable) -> list:
         try:
             if isinstance(item, x509.Certificate):
                 from cryptography.hazmat.primitives.serialization import Encoding
-                c = _Cert(item.public_bytes(Encoding.DER), item)
+                c = _parsed(item.public_bytes(Encoding.DER))
             else:
-                c = _Cert(bytes(item))
+                c = _parsed(bytes(item))
         except Exception as exc:  # noqa: BLE001 - unparsable pool entries cannot be issuers
             log.debug("ignoring unparsable certificate: %s", exc)
             continue
@@ -1690,7 +1712,7 @@ def verify_chain(cert_der: bytes, untrusted: Sequence[bytes], trusted: Sequence[
     if purpose is not None and purpose not in PURPOSES:
         raise ConfigError(f"unknown certificate purpose '{purpose}'")
     try:
-        leaf = _Cert(bytes(cert_der))
+        leaf = _parsed(bytes(cert_der))
     except Exception as exc:  # noqa: BLE001 - garbage instead of a certificate
         raise VerifyError(f"cannot parse the certificate to verify: {exc}") from None
     ctx = _Ctx(opts, purpose or opts.effective_purpose, _parse_pool(untrusted), _parse_pool(trusted))
@@ -1711,7 +1733,7 @@ def check_signer_key_usage(cert_der: bytes, ignore_keyusage: bool) -> None:
     if ignore_keyusage:
         return
     try:
-        c = _Cert(bytes(cert_der))
+        c = _parsed(bytes(cert_der))
     except Exception as exc:  # noqa: BLE001
         raise VerifyError(f"cannot parse the CMP signer certificate: {exc}") from None
     if c.ku is not None and "digital_signature" not in c.ku:
