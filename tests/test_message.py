@@ -93,16 +93,16 @@ def test_built_header_reads_back_with_a_schema():
 @needs_vectors
 def test_vector_readers():
     cp = PKIMessage.from_der((VECTORS / "CrWithSignatureProtection/downstream_CERT_REP.PKI").read_bytes())
-    ca_pubs, responses = bodies.read_cert_rep(cp.body)
+    ca_pubs, responses = bodies.read_cert_rep(cp.body_content)
     assert responses[0].status.status == 0
     from cryptography import x509
     cert = x509.load_der_x509_certificate(responses[0].cert)
     assert cert.subject.rfc4514_string()
     ir = PKIMessage.from_der((VECTORS / "IrWithMacProtection/downstream_INIT_REQ.PKI").read_bytes())
-    req = bodies.read_cert_requests(ir.body)[0]
+    req = bodies.read_cert_requests(ir.body_content)[0]
     assert req.popo == "signature" and req.template.public_key[0] == 0x30
     rr = PKIMessage.from_der((VECTORS / "Rr/downstream_REVOCATION_REQ.PKI").read_bytes())
-    (tpl, reason), = bodies.read_rev_details(rr.body)
+    (tpl, reason), = bodies.read_rev_details(rr.body_content)
     assert tpl.serial and tpl.issuer
 
 
@@ -128,7 +128,7 @@ def test_build_ir_and_read_back():
                       free_text=["hello"], general_info=[("1.3.6.1.5.5.7.4.13", None)])
     back = PKIMessage.from_der(msg.to_der())
     assert back.body_type == "ir" and back.implicit_confirm and back.free_text == ["hello"]
-    info = bodies.read_cert_requests(back.body)[0]
+    info = bodies.read_cert_requests(back.body_content)[0]
     assert info.template.subject == name and info.template.public_key == spki
     assert info.template.not_before == now
     assert info.old_cert_id == (bytes.fromhex("a4023000"), 77)
@@ -154,7 +154,8 @@ def test_build_ir_and_read_back():
 def test_bodies_round_trip(body_type, body, reader, expected):
     msg = PKIMessage.from_der(new_message(body_type, body=body).to_der())
     assert msg.body_type == body_type
-    assert expected(reader(msg.body))
+    der_readers = (bodies.read_cert_rep, bodies.read_cert_conf, bodies.read_rev_details)
+    assert expected(reader(msg.body_content if reader in der_readers else msg.body))
 
 
 def test_pkiconf_and_header_fields():

@@ -107,7 +107,7 @@ def error_of(rsp):
 
 
 def cert_rep(rsp):
-    ca_pubs, responses = bodies.read_cert_rep(rsp.body)
+    ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
     return ca_pubs, responses[0]
 
 

@@ -396,7 +396,7 @@ def test_ir_popo_and_protection_signed_by_token(hsm):
         Client(settings, transfer).run()
     msg = PKIMessage.from_der(sent[0])
     assert msg.body_type == "ir"
-    (req,) = bodies.read_cert_requests(msg.body)
+    (req,) = bodies.read_cert_requests(msg.body_content)
     assert req.popo == "signature"
     protection.verify_signature(hsm.keys["k1"].public_key(), req.popo_alg, req.cert_request_der, req.popo_signature)
     protection.verify_signature(hsm.keys["k2"].public_key(), msg.protection_alg, msg.protected_part(), msg.protection)

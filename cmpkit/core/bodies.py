@@ -1,8 +1,8 @@
 """Builders and readers for CMP bodies and CRMF requests (ir/cr/kur/p10cr/rr/genm and their answers).
 
-Builders write DER directly (small, exact, fast) and return bytes; ``new_message`` decodes them
-into the body, which also checks them against the schema. Readers take the pyasn1 values of a
-decoded :class:`~cmpkit.core.message.PKIMessage` and return plain Python data.
+Builders write DER directly (small, exact, fast) and return bytes. Readers take a body: the
+pyasn1 value (``msg.body``) for the rarer bodies, the DER of its content (``msg.body_content``)
+for the ones on every transaction's path; they return plain Python data.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Iterable, Optional, Sequence
 from pyasn1.type import char, univ, useful
 
 from ..errors import DecodeError
-from . import asn1, der
-from .message import StatusInfo, decode, encode
+from . import der
+from .message import StatusInfo, encode
 
 OID_OLD_CERT_ID = "1.3.6.1.5.5.7.5.1.5"      # id-regCtrl-oldCertID
 OID_REASON_CODE = "2.5.29.21"                # id-ce-cRLReasons
@@ -222,31 +222,117 @@ def error_der(si: StatusInfo, error_code: Optional[int] = None, details: Sequenc
 
 
 # ---------------------------------------------------------------- readers
+#
+# The bodies of every enrollment (ir/cr/kur, ip/cp/kup, certConf) and of rr are read straight
+# from their DER, without a schema walk: they are on every transaction's path. Each reader is
+# as strict as the pyasn1 schema it replaces (tests/schema_readers.py keeps that schema reading
+# as a second implementation, and the tests hold the two to the same results).
 
-def _tagged_inner(value) -> bytes:
-    """DER of the value inside an explicitly tagged component."""
-    return der.content(encode(value))
+_TEMPLATE_TAGS = {0x80: "version", 0x81: "serialNumber", 0xA2: "signingAlg", 0xA3: "issuer",
+                  0xA4: "validity", 0xA5: "subject", 0xA6: "publicKey", 0x87: "issuerUID",
+                  0x88: "subjectUID", 0xA9: "extensions"}
 
 
-def read_template(tpl) -> Template:
-    """A Template from a decoded CertTemplate value."""
-    t = Template()
-    if tpl["subject"].isValue:
-        t.subject = _tagged_inner(tpl["subject"])
-    if tpl["issuer"].isValue:
-        t.issuer = _tagged_inner(tpl["issuer"])
-    if tpl["publicKey"].isValue:
-        t.public_key = b"\x30" + encode(tpl["publicKey"])[1:]  # implicit [6] -> SEQUENCE
-    if tpl["serialNumber"].isValue:
-        t.serial = int(tpl["serialNumber"])
-    if tpl["validity"].isValue:
-        v = tpl["validity"]
-        for name, attr in (("notBefore", "not_before"), ("notAfter", "not_after")):
-            if v[name].isValue:
-                setattr(t, attr, v[name].getComponent().asDateTime)
-    if tpl["extensions"].isValue:
-        t.extensions = [(str(e["extnID"]), bool(e["critical"]), bytes(e["extnValue"]))
-                        for e in tpl["extensions"]]
+def _read_time(item: bytes) -> datetime.datetime:
+    """UTCTime or GeneralizedTime (DER forms, Z) as an aware datetime."""
+    tag, text = item[0], der.content(item)
+    try:
+        if tag == 0x17 and len(text) == 13 and text.endswith(b"Z") and text[:12].isdigit():
+            year = int(text[:2])
+            return datetime.datetime(year + (1900 if year >= 50 else 2000), *(int(text[i:i + 2]) for i in range(2, 12, 2)),
+                                     tzinfo=datetime.timezone.utc)
+        if tag == 0x18 and len(text) == 15 and text.endswith(b"Z") and text[:14].isdigit():
+            return datetime.datetime(int(text[:4]), *(int(text[i:i + 2]) for i in range(4, 14, 2)),
+                                     tzinfo=datetime.timezone.utc)
+    except ValueError:
+        pass
+    raise DecodeError("malformed Time in CertTemplate validity")
+
+
+def _name(item: bytes, what: str) -> bytes:
+    """A Name TLV, its RDNs framed as DER (their contents are cryptography's to read)."""
+    if item[0] != 0x30 or any(rdn[0] != 0x31 for rdn in der.children(item)):
+        raise DecodeError(f"malformed {what}: a Name expected")
+    return item
+
+
+def _algorithm_identifier(item: bytes, what: str) -> bytes:
+    """An AlgorithmIdentifier ::= SEQUENCE { OID, parameters ANY OPTIONAL } TLV."""
+    fields = der.parts(item, 0x30, what)
+    if not 1 <= len(fields) <= 2:
+        raise DecodeError(f"malformed {what}")
+    der.read_oid(fields[0])
+    return item
+
+
+def _spki(item: bytes, what: str) -> bytes:
+    """A SubjectPublicKeyInfo ::= SEQUENCE { AlgorithmIdentifier, BIT STRING of whole octets }."""
+    fields = der.parts(item, 0x30, what)
+    if len(fields) != 2 or fields[1][0] != 0x03 or der.content(fields[1])[:1] != b"\x00":
+        raise DecodeError(f"malformed {what}")
+    _algorithm_identifier(fields[0], what)
+    return item
+
+
+def _single(item: bytes, what: str) -> bytes:
+    """The one TLV inside the explicitly tagged ``item``."""
+    inner = der.children(item)
+    if len(inner) != 1:
+        raise DecodeError(f"malformed {what}: one value expected inside [{item[0] & 0x1F}]")
+    return inner[0]
+
+
+def extensions_from_der(items: list) -> list:
+    """(OID, critical, extnValue) of each Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }."""
+    out = []
+    for ext in items:
+        fields = der.parts(ext, 0x30, "Extension")
+        critical = False
+        if len(fields) == 3:
+            if fields[1] not in (b"\x01\x01\xff", b"\x01\x01\x00"):
+                raise DecodeError("malformed Extension: critical must be a DER BOOLEAN")
+            critical = fields[1] == b"\x01\x01\xff"
+        elif len(fields) != 2:
+            raise DecodeError("malformed Extension")
+        out.append((der.read_oid(fields[0]), critical, der.read_octets(fields[-1])))
+    return out
+
+
+def read_template(item: bytes) -> Template:
+    """A Template from CertTemplate DER (CRMF, implicit tags; Name and Time are explicit CHOICEs)."""
+    t, last = Template(), -1
+    for field_item in der.parts(item, 0x30, "CertTemplate"):
+        tag = field_item[0]
+        if tag not in _TEMPLATE_TAGS or (tag & 0x1F) <= last:
+            raise DecodeError(f"malformed CertTemplate: unexpected component tag 0x{tag:02x}")
+        last = tag & 0x1F
+        name = _TEMPLATE_TAGS[tag]
+        if name == "serialNumber":
+            t.serial = der.read_integer(b"\x02" + field_item[1:])
+        elif name in ("issuer", "subject"):
+            setattr(t, name, _name(_single(field_item, f"CertTemplate {name}"), f"CertTemplate {name}"))
+        elif name == "validity":
+            times = der.children(field_item)
+            if [p[0] for p in times] not in ([], [0xA0], [0xA1], [0xA0, 0xA1]):
+                raise DecodeError("malformed CertTemplate validity")
+            for part in times:
+                when = _read_time(_single(part, "CertTemplate validity"))
+                if part[0] == 0xA0:
+                    t.not_before = when
+                else:
+                    t.not_after = when
+        elif name == "publicKey":
+            t.public_key = _spki(b"\x30" + field_item[1:], "CertTemplate publicKey")  # implicit [6]
+        elif name == "signingAlg":
+            _algorithm_identifier(b"\x30" + field_item[1:], "CertTemplate signingAlg")
+        elif name == "extensions":
+            t.extensions = extensions_from_der(der.children(field_item))
+        elif name in ("issuerUID", "subjectUID"):
+            bits = der.content(field_item)
+            if not bits or bits[0] > 7:
+                raise DecodeError(f"malformed CertTemplate {name}")
+        elif name == "version":
+            der.read_integer(b"\x02" + field_item[1:])
     return t
 
 
@@ -262,29 +348,60 @@ class CertRequestInfo:
     popo_signature: Optional[bytes]
     popo_has_input: bool
     cert_request_der: bytes
+    popo_input: Optional[bytes] = None              # POPOSigningKeyInput as a SEQUENCE (what is signed)
+    popo_input_public_key: Optional[bytes] = None   # its SubjectPublicKeyInfo
 
 
-def read_cert_requests(body) -> list[CertRequestInfo]:
+_POPO_NAMES = {0x80: "raVerified", 0xA1: "signature", 0xA2: "keyEncipherment", 0xA3: "keyAgreement"}
+
+
+def read_cert_requests(body: bytes) -> list[CertRequestInfo]:
+    """The requests of CertReqMessages DER (an ir/cr/kur body's content)."""
     out = []
-    for msg in body:
-        req = msg["certReq"]
+    for msg in der.parts(body, 0x30, "CertReqMessages"):
+        fields = der.parts(msg, 0x30, "CertReqMsg")
+        if not 1 <= len(fields) <= 3:
+            raise DecodeError("malformed CertReqMsg")
+        req = fields[0]
+        req_fields = der.parts(req, 0x30, "CertRequest")
+        if len(req_fields) not in (2, 3):
+            raise DecodeError("malformed CertRequest")
         old = None
-        if req["controls"].isValue:
-            for atv in req["controls"]:
-                if str(atv["type"]) == OID_OLD_CERT_ID:
-                    cid = decode(bytes(atv["value"]), asn1.CertId())
-                    old = (bytes(cid["issuer"]), int(cid["serialNumber"]))
-        popo = alg = sig = None
-        has_input = False
-        if msg["popo"].isValue:
-            popo = msg["popo"].getName()
+        if len(req_fields) == 3:
+            for atv in der.parts(req_fields[2], 0x30, "Controls"):
+                type_value = der.parts(atv, 0x30, "AttributeTypeAndValue")
+                if len(type_value) != 2:
+                    raise DecodeError("malformed AttributeTypeAndValue in Controls")
+                if der.read_oid(type_value[0]) == OID_OLD_CERT_ID:
+                    cid = der.parts(type_value[1], 0x30, "CertId")
+                    if len(cid) != 2:
+                        raise DecodeError("malformed CertId")
+                    old = (cid[0], der.read_integer(cid[1]))
+        popo = alg = sig = pin = pin_key = None
+        rest = fields[1:]
+        if rest and rest[0][0] in _POPO_NAMES:
+            item = rest.pop(0)
+            popo = _POPO_NAMES[item[0]]
+            if popo == "raVerified" and item != b"\x80\x00":
+                raise DecodeError("malformed ProofOfPossession: raVerified is NULL")
             if popo == "signature":
-                s = msg["popo"]["signature"]
-                alg = encode(s["algorithmIdentifier"])
-                sig = s["signature"].asOctets()
-                has_input = s["poposkInput"].isValue
-        out.append(CertRequestInfo(int(req["certReqId"]), read_template(req["certTemplate"]), old,
-                                   popo, alg, sig, has_input, encode(req)))
+                sk = der.children(item)
+                if sk and sk[0][0] == 0xA0:
+                    pin = b"\x30" + sk.pop(0)[1:]  # implicit [0] -> SEQUENCE
+                    pin_fields = der.children(pin)
+                    if len(pin_fields) != 2 or pin_fields[0][0] not in (0xA0, 0x30):
+                        raise DecodeError("malformed POPOSigningKeyInput")
+                    pin_key = _spki(pin_fields[1], "POPOSigningKeyInput publicKey")
+                if len(sk) != 2 or sk[1][0] != 0x03:
+                    raise DecodeError("malformed POPOSigningKey")
+                alg, sig = _algorithm_identifier(sk[0], "POPOSigningKey algorithm"), der.content(sk[1])
+                if not sig or sig[0] != 0:
+                    raise DecodeError("malformed POPOSigningKey signature")
+                sig = sig[1:]
+        if rest and (len(rest) > 1 or rest[0][0] != 0x30):
+            raise DecodeError("malformed CertReqMsg: unexpected component")
+        out.append(CertRequestInfo(der.read_integer(req_fields[0]), read_template(req_fields[1]), old,
+                                   popo, alg, sig, pin is not None, req, pin, pin_key))
     return out
 
 
@@ -296,21 +413,37 @@ class CertResponseInfo:
     encrypted: bool             # an encryptedCert was returned
 
 
-def read_cert_rep(body) -> tuple[list[bytes], list[CertResponseInfo]]:
-    """(caPubs, responses) of an ip/cp/kup body."""
-    ca_pubs = [bytes(c) for c in body["caPubs"]] if body["caPubs"].isValue else []
+def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
+    """(caPubs, responses) of CertRepMessage DER (an ip/cp/kup body's content)."""
+    fields = der.parts(body, 0x30, "CertRepMessage")
+    ca_pubs = []
+    if fields and fields[0][0] == 0xA1:
+        ca_pubs = der.parts(_single(fields.pop(0), "caPubs"), 0x30, "caPubs")
+        if not ca_pubs or any(c[0] != 0x30 for c in ca_pubs):
+            raise DecodeError("malformed caPubs")
+    if len(fields) != 1:
+        raise DecodeError("malformed CertRepMessage")
     out = []
-    for r in body["response"]:
-        cert, enc = None, False
-        if r["certifiedKeyPair"].isValue:
-            choice = bytes(r["certifiedKeyPair"]["certOrEncCert"])
-            if choice[:1] == b"\xa0":
-                cert = der.content(choice)
-            elif choice[:1] == b"\xa1":
-                enc = True
-            else:
+    for r in der.parts(fields[0], 0x30, "CertRepMessage response"):
+        rf = der.parts(r, 0x30, "CertResponse")
+        if len(rf) < 2:
+            raise DecodeError("malformed CertResponse")
+        cert, enc, rest = None, False, rf[2:]
+        if rest and rest[0][0] == 0x30:
+            pair = der.children(rest.pop(0))
+            if not pair or pair[0][0] not in (0xA0, 0xA1):
                 raise DecodeError("malformed CertOrEncCert")
-        out.append(CertResponseInfo(int(r["certReqId"]), StatusInfo.from_asn1(r["status"]), cert, enc))
+            if pair[0][0] == 0xA0:
+                cert = _single(pair[0], "CertOrEncCert")
+                if cert[0] != 0x30:
+                    raise DecodeError("malformed CertOrEncCert certificate")
+            else:
+                enc = True
+            if any(p[0] not in (0xA0, 0xA1) for p in pair[1:]) or len(pair) > 3:
+                raise DecodeError("malformed CertifiedKeyPair")
+        if rest and (len(rest) > 1 or rest[0][0] != 0x04):
+            raise DecodeError("malformed CertResponse: unexpected component")
+        out.append(CertResponseInfo(der.read_integer(rf[0]), StatusInfo.from_der(rf[1]), cert, enc))
     return ca_pubs, out
 
 
@@ -328,12 +461,22 @@ def read_itavs(body) -> list[tuple[str, Optional[bytes]]]:
     return [(str(i["infoType"]), bytes(i["infoValue"]) if i["infoValue"].isValue else None) for i in body]
 
 
-def read_cert_conf(body) -> list[tuple[bytes, int, Optional[StatusInfo], Optional[bytes]]]:
+def read_cert_conf(body: bytes) -> list[tuple[bytes, int, Optional[StatusInfo], Optional[bytes]]]:
+    """(certHash, certReqId, statusInfo or None, hashAlg DER or None) of CertConfirmContent DER."""
     out = []
-    for cs in body:
-        si = StatusInfo.from_asn1(cs["statusInfo"]) if cs["statusInfo"].isValue else None
-        alg = _tagged_inner(cs["hashAlg"]) if cs["hashAlg"].isValue else None
-        out.append((bytes(cs["certHash"]), int(cs["certReqId"]), si, alg))
+    for cs in der.parts(body, 0x30, "CertConfirmContent"):
+        fields = der.parts(cs, 0x30, "CertStatus")
+        if len(fields) < 2:
+            raise DecodeError("malformed CertStatus")
+        si = alg = None
+        rest = fields[2:]
+        if rest and rest[0][0] == 0x30:
+            si = StatusInfo.from_der(rest.pop(0))
+        if rest and rest[0][0] == 0xA0:
+            alg = _algorithm_identifier(_single(rest.pop(0), "CertStatus hashAlg"), "CertStatus hashAlg")
+        if rest:
+            raise DecodeError("malformed CertStatus: unexpected component")
+        out.append((der.read_octets(fields[0]), der.read_integer(fields[1]), si, alg))
     return out
 
 
@@ -346,14 +489,17 @@ def read_poll_req(body) -> list[int]:
     return [int(p["certReqId"]) for p in body]
 
 
-def read_rev_details(body) -> list[tuple[Template, Optional[int]]]:
+def read_rev_details(body: bytes) -> list[tuple[Template, Optional[int]]]:
+    """(certDetails, CRL reason code or None) of each RevDetails of RevReqContent DER."""
     out = []
-    for rd in body:
+    for rd in der.parts(body, 0x30, "RevReqContent"):
+        fields = der.parts(rd, 0x30, "RevDetails")
+        if len(fields) not in (1, 2):
+            raise DecodeError("malformed RevDetails")
         reason = None
-        if rd["crlEntryDetails"].isValue:
-            for e in rd["crlEntryDetails"]:
-                if str(e["extnID"]) == OID_REASON_CODE:
-                    v = bytes(e["extnValue"])
+        if len(fields) == 2:
+            for oid, _critical, v in extensions_from_der(der.parts(fields[1], 0x30, "crlEntryDetails")):
+                if oid == OID_REASON_CODE:
                     reason = v[-1] if len(v) == 3 and v[0] == 0x0A else None
-        out.append((read_template(rd["certDetails"]), reason))
+        out.append((read_template(fields[0]), reason))
     return out

@@ -200,7 +200,7 @@ class Client:
         if bt == "error":
             return True
         if bt in ("ip", "cp", "kup"):
-            _, responses = bodies.read_cert_rep(rsp.body)
+            _, responses = bodies.read_cert_rep(rsp.body_content)
             return any(r.status.status == STATUS_REJECTION for r in responses)
         if bt == "rp":
             return any(si.status == STATUS_REJECTION for si in bodies.read_rev_rep(rsp.body))
@@ -357,7 +357,7 @@ class Client:
         req = self._new(req_type, self._cert_request_body(), gi)
         rsp_type = REP_FOR_REQ[req_type]
         rsp = self._exchange(req, (rsp_type,))
-        ca_pubs, responses = bodies.read_cert_rep(rsp.body)
+        ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
         if not responses:
             raise TransactionError(f"{_upper(rsp_type)} contains no certificate response")
         resp = responses[0]
@@ -388,7 +388,7 @@ class Client:
             req = self._new("pollReq", bodies.poll_req_der([cert_req_id]))
             rsp = self._exchange(req, ("pollRep", rsp_type))
             if rsp.body_type == rsp_type:
-                ca_pubs, responses = bodies.read_cert_rep(rsp.body)
+                ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
                 if not responses:
                     raise TransactionError(f"{_upper(rsp_type)} contains no certificate response")
                 return responses[0], rsp, ca_pubs

@@ -119,3 +119,28 @@ def oid_text(body: bytes) -> str:
     first = arcs[0]
     head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
     return ".".join(str(a) for a in head + arcs[1:])
+
+
+def read_bits(item: bytes) -> list[int]:
+    """The numbers of the bits set in the single DER BIT STRING ``item`` (bit 0 is the first)."""
+    tag, start, end = read_tlv(item)
+    body = item[start:end]
+    if tag != 0x03 or not body or body[0] > 7 or (len(body) == 1 and body[0]):
+        raise DecodeError("malformed BIT STRING")
+    size = 8 * (len(body) - 1) - body[0]
+    return [i for i in range(size) if body[1 + i // 8] & (0x80 >> (i % 8))]
+
+
+def read_octets(item: bytes) -> bytes:
+    """The content of the single DER OCTET STRING ``item``."""
+    tag, start, end = read_tlv(item)
+    if tag != 0x04:
+        raise DecodeError("malformed OCTET STRING")
+    return item[start:end]
+
+
+def parts(item: bytes, tag: int, what: str) -> list[bytes]:
+    """The children of the constructed ``item``, which must carry ``tag``; DecodeError naming ``what``."""
+    if not item or item[0] != tag:
+        raise DecodeError(f"malformed {what}")
+    return children(item)

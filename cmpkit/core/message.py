@@ -80,6 +80,21 @@ class StatusInfo:
             bits = [i for i, b in enumerate(si["failInfo"]) if b]
         return cls(int(si["status"]), texts, bits)
 
+    @classmethod
+    def from_der(cls, item: bytes) -> "StatusInfo":
+        """PKIStatusInfo ::= SEQUENCE { status, statusString PKIFreeText OPTIONAL, failInfo BIT STRING OPTIONAL }."""
+        parts = der.children(item) if item[:1] == b"\x30" else []
+        if not parts:
+            raise DecodeError("malformed PKIStatusInfo")
+        status, rest, texts, bits = der.read_integer(parts[0]), parts[1:], [], []
+        if rest and rest[0][0] == 0x30:
+            texts = _read_free_text(rest.pop(0), "malformed PKIStatusInfo statusString")
+        if rest and rest[0][0] == 0x03:
+            bits = der.read_bits(rest.pop(0))
+        if rest:
+            raise DecodeError("malformed PKIStatusInfo: unexpected component")
+        return cls(status, texts, bits)
+
     def to_asn1(self, spec=None):
         si = spec if spec is not None else asn1.PKIStatusInfo()
         si["status"] = self.status
@@ -106,6 +121,13 @@ class StatusInfo:
         if self.texts:
             parts.append("StatusString: " + "; ".join(f'"{t}"' for t in self.texts))
         return "; ".join(parts)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, StatusInfo):
+            return NotImplemented
+        return (self.status, self.texts, self.failure_bits) == (other.status, other.texts, other.failure_bits)
+
+    __hash__ = None  # mutable lists inside
 
     def __repr__(self) -> str:
         return f"StatusInfo({self.describe()})"
@@ -419,6 +441,11 @@ class PKIMessage:
         if self._body is None:
             self._body = decode(self._body_tlv, asn1.PKIBody()).getComponent()
         return self._body
+
+    @property
+    def body_content(self) -> bytes:
+        """The body's value without its [n] tag: e.g. the CertReqMessages DER of an ir."""
+        return der.content(self._body_tlv)
 
     @property
     def body_der(self) -> bytes:

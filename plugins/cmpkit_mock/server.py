@@ -384,7 +384,7 @@ class MockServer:
         if req.body_type == "p10cr":
             cert_req_id = CERTREQID_NONE
         else:
-            requests = bodies.read_cert_requests(req.body)
+            requests = bodies.read_cert_requests(req.body_content)
             if len(requests) != 1:
                 raise Failure("multiple requests not supported")
             crm = requests[0]
@@ -459,12 +459,10 @@ class MockServer:
         spki = crm.template.public_key
         if spki is None:
             raise PopoFailure("popo missing public key")
-        popo = req.body[0]["popo"]["signature"]
         if crm.popo_has_input:
-            pin = popo["poposkInput"]
-            if bytes(pin["publicKey"]) != spki:
+            if crm.popo_input_public_key != spki:
                 raise PopoFailure("popo inconsistent public key")
-            signed = b"\x30" + bodies.encode(pin)[1:]  # implicit [0] -> SEQUENCE
+            signed = crm.popo_input
         else:
             if crm.template.subject is None:
                 raise PopoFailure("popo missing subject")
@@ -499,7 +497,7 @@ class MockServer:
 
     def _rr(self, req: PKIMessage) -> PKIMessage:
         s = self.s
-        details = bodies.read_rev_details(req.body)
+        details = bodies.read_rev_details(req.body_content)
         if len(details) != 1:
             raise Failure("multiple requests not supported")
         tpl, _reason = details[0]
@@ -534,7 +532,7 @@ class MockServer:
         s = self.s
         if self.implicit_confirm or not self.in_transaction:
             raise Failure("error unexpected certconf")
-        entries = bodies.read_cert_conf(req.body)
+        entries = bodies.read_cert_conf(req.body_content)
         if not entries:
             log.error("certificate rejected by client")
         else:
