@@ -51,8 +51,10 @@ HASH_BY_OID = {oid: name for name, oid in HASH_OIDS.items()}
 XOF_LENGTHS = {"shake128": 16, "shake256": 32}
 
 
+@functools.lru_cache(maxsize=None)
 def hash_object(name: str):
-    """The ``cryptography`` hash object for a canonical hash name (see :data:`HASH_OIDS`)."""
+    """The ``cryptography`` hash object for a canonical hash name (see :data:`HASH_OIDS`); these
+    objects are immutable, so one per name serves every caller."""
     from cryptography.hazmat.primitives import hashes
 
     if name in XOF_LENGTHS:

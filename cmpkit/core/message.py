@@ -12,7 +12,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, univ, useful
 
 from ..errors import CmpError, DecodeError, ProtectionError
-from . import asn1, der
+from . import algs, asn1, der, protection
 
 PVNO_CMP2000 = 2
 PVNO_CMP2021 = 3
@@ -225,7 +225,6 @@ class Header:
                 raise DecodeError(f"{what}: a GeneralizedTime YYYYMMDDHHMMSS[.f]Z expected")
             self.messageTime = text
         elif name == "protectionAlg":
-            from . import algs
             algs.decode_algorithm_identifier(value)  # checks it
             self.protectionAlg = value
         elif name in _OCTET_FIELDS:
@@ -482,7 +481,6 @@ class PKIMessage:
         elif name == "messageTime":
             h.messageTime = _time_text(value)
         elif name == "protectionAlg":
-            from . import algs
             algs.decode_algorithm_identifier(value)
             h.protectionAlg = bytes(value)
         elif name in _OCTET_FIELDS:
@@ -503,7 +501,6 @@ class PKIMessage:
     # -- protection
     def protect_with_mac(self, secret: bytes, alg_der: bytes, sender_kid: Optional[bytes] = None) -> None:
         """Set protectionAlg (PBM or PBMAC1 parameters given as AlgorithmIdentifier DER) and the MAC."""
-        from . import protection
         self.set_header_field("protectionAlg", alg_der)
         if sender_kid is not None:
             self.set_header_field("senderKID", sender_kid)
@@ -511,20 +508,17 @@ class PKIMessage:
 
     def protect_with_signature(self, signer, alg_der: bytes, sender_kid: Optional[bytes] = None) -> None:
         """Set protectionAlg and the signature made by ``signer`` (a cmpkit Signer)."""
-        from . import protection
         self.set_header_field("protectionAlg", alg_der)
         if sender_kid is not None:
             self.set_header_field("senderKID", sender_kid)
         self.set_protection(protection.sign(signer, alg_der, self.protected_part()))
 
     def is_mac_protected(self) -> bool:
-        from . import protection
         alg = self.protection_alg
         return alg is not None and protection.is_mac_algorithm(alg)
 
     def verify_mac(self, secret: bytes) -> None:
         """Check MAC-based protection with ``secret``; ProtectionError if missing or wrong."""
-        from . import protection
         alg, prot = self.protection_alg, self.protection
         if alg is None or prot is None:
             raise ProtectionError("message is not protected")
@@ -537,7 +531,6 @@ class PKIMessage:
         """
         from cryptography import x509
 
-        from . import protection
         alg, prot = self.protection_alg, self.protection
         if alg is None or prot is None:
             raise ProtectionError("message is not protected")
