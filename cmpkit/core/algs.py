@@ -276,8 +276,15 @@ def decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
 
 @functools.lru_cache(maxsize=256)
 def _decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
-    alg = decode_der(data, schemas().AlgorithmIdentifier(), "AlgorithmIdentifier")
-    return split_algorithm_identifier(alg)
+    from . import der  # AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }
+    try:
+        tag, _start, end = der.read_tlv(data)
+        fields = der.children(data) if tag == 0x30 and end == len(data) else []
+        if not 1 <= len(fields) <= 2:
+            raise DecodeError("not a SEQUENCE of an OID and optional parameters")
+        return der.read_oid(fields[0]), (fields[1] if len(fields) == 2 else None)
+    except DecodeError as exc:
+        raise DecodeError(f"malformed AlgorithmIdentifier: {exc}") from None
 
 
 def split_algorithm_identifier(alg) -> tuple[str, bytes | None]:

@@ -152,9 +152,9 @@ def _decode(data: bytes | None, spec, what: str):
         raise ProtectionError(str(exc)) from None
 
 
-def _hmac_hash(alg, what: str) -> str:
-    """The hash name of an HMAC AlgorithmIdentifier (pyasn1 value); ProtectionError if not HMAC."""
-    oid, params = algs.split_algorithm_identifier(alg)
+def _hmac_hash(alg: tuple, what: str) -> str:
+    """The hash name of an HMAC algorithm given as (OID, parameters DER); ProtectionError if not HMAC."""
+    oid, params = alg
     if oid not in algs.HMAC_BY_OID:
         raise ProtectionError(f"unsupported {what}: {algs.oid_name(oid)}")
     if params not in (None, algs.NULL_DER):
@@ -179,17 +179,25 @@ def _pbm_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
-    """(one-way function, salt, iteration count, MAC hash) of PBMParameter DER, checked and bounded."""
-    p = _decode(params_der, algs.schemas().PBMParameter(), "PBM parameters")
-    owf_oid, _ = algs.split_algorithm_identifier(p["owf"])
-    owf_name = algs.HASH_BY_OID.get(owf_oid)
+    """(one-way function, salt, iteration count, MAC hash) of PBMParameter DER, checked and bounded.
+
+    PBMParameter ::= SEQUENCE { salt OCTET STRING, owf AlgorithmIdentifier,
+    iterationCount INTEGER, mac AlgorithmIdentifier } (RFC 4210 5.1.3.1)."""
+    try:
+        fields = der.parts(params_der, 0x30, "PBM parameters")
+        if len(fields) != 4 or der.read_tlv(params_der)[2] != len(params_der):
+            raise DecodeError("malformed PBM parameters")
+        salt, owf, iterations, mac = (der.read_octets(fields[0]), algs.decode_algorithm_identifier(fields[1]),
+                                      der.read_integer(fields[2]), algs.decode_algorithm_identifier(fields[3]))
+    except DecodeError as exc:
+        raise ProtectionError(str(exc)) from None
+    owf_name = algs.HASH_BY_OID.get(owf[0])
     if owf_name is None or owf_name in _XOFS:
-        raise ProtectionError(f"unsupported PBM one-way function: {algs.oid_name(owf_oid)}")
-    iterations = int(p["iterationCount"])
+        raise ProtectionError(f"unsupported PBM one-way function: {algs.oid_name(owf[0])}")
     if not MIN_PBM_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise ProtectionError(f"PBM iteration count {iterations} outside the accepted range "
                               f"{MIN_PBM_ITERATIONS}..{MAX_ITERATIONS}")
-    return owf_name, p["salt"].asOctets(), iterations, _hmac_hash(p["mac"], "PBM MAC algorithm")
+    return owf_name, salt, iterations, _hmac_hash(mac, "PBM MAC algorithm")
 
 
 @functools.lru_cache(maxsize=16)
@@ -223,8 +231,9 @@ def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     kdf = _decode(kdf_params, s.PBKDF2Params(), "PBKDF2 parameters")
     if kdf["salt"].getName() != "specified":
         raise ProtectionError("unsupported PBKDF2 salt source (only a specified salt is supported)")
-    mac_hash = _hmac_hash(p["messageAuthScheme"], "PBMAC1 MAC algorithm")
-    prf_hash = _hmac_hash(kdf["prf"], "PBKDF2 PRF") if kdf["prf"].isValue else "sha1"
+    mac_hash = _hmac_hash(algs.split_algorithm_identifier(p["messageAuthScheme"]), "PBMAC1 MAC algorithm")
+    prf_hash = (_hmac_hash(algs.split_algorithm_identifier(kdf["prf"]), "PBKDF2 PRF")
+                if kdf["prf"].isValue else "sha1")
     iterations = int(kdf["iterationCount"])
     key_length = (int(kdf["keyLength"]) if kdf["keyLength"].isValue
                   else algs.hash_object(mac_hash).digest_size)
