@@ -257,13 +257,8 @@ def encode_der(value) -> bytes:
 
 def encode_algorithm_identifier(oid: str, params: bytes | None = None) -> bytes:
     """DER of AlgorithmIdentifier { oid, params } (``params`` is one DER TLV, or None for absent)."""
-    from pyasn1.type import univ
-
-    alg = schemas().AlgorithmIdentifier()
-    alg["algorithm"] = univ.ObjectIdentifier(oid)
-    if params is not None:
-        alg["parameters"] = univ.Any(params)
-    return encode_der(alg)
+    from . import der
+    return der.sequence(der.oid(oid), params or b"")
 
 
 def decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
