@@ -77,18 +77,12 @@ def _uri_for(source: str, form: Optional[str], ctx) -> Optional[Pkcs11Uri]:
 
 
 def _read_pin_file(source: str, label: str) -> bytes:
-    path = source
-    if path.startswith("file:"):
-        path = path[5:]
-        if path.startswith("//"):
-            authority, _, rest = path[2:].partition("/")
-            if authority not in ("", "localhost"):
-                raise CredentialError(f"unsupported host '{authority}' in pin-source for PKCS#11 token "
-                                      f"'{label}' (use file:///path)")
-            path = "/" + rest
-    elif re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", path) or path.startswith("|"):
+    from cmpkit_file.credentials import file_path
+    other_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", source) and not source.startswith("file:")
+    if other_scheme or source.startswith("|"):
         raise CredentialError(f"unsupported pin-source for PKCS#11 token '{label}' (use a file name or a "
                               f"file: URI)")
+    path = file_path(source, f"the pin-source of PKCS#11 token '{label}'")
     try:
         with open(path, "rb") as fh:
             line = fh.readline(4097)
