@@ -153,6 +153,15 @@ def test_algorithm_identifier_round_trip():
         enc = algs.encode_algorithm_identifier(oid, params)
         assert algs.decode_algorithm_identifier(enc) == (oid, params)
     assert algs.encode_algorithm_identifier("1.2.840.10045.4.3.2").hex() == "300a06082a8648ce3d040302"
+    # written as DER directly: the same bytes as the pyasn1 schema's encoding
+    from pyasn1.type import univ
+    for oid, params in [("1.2.840.113549.1.1.10", der.sequence(der.tlv(0xA0, der.sequence(der.oid("2.16.840.1.101.3.4.2.1"))))),
+                        ("1.3.101.112", None), (algs.PBM_OID, der.sequence(der.tlv(0x04, b"s" * 16)))]:
+        alg = algs.schemas().AlgorithmIdentifier()
+        alg["algorithm"] = univ.ObjectIdentifier(oid)
+        if params is not None:
+            alg["parameters"] = univ.Any(params)
+        assert algs.encode_algorithm_identifier(oid, params) == algs.encode_der(alg)
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x30", b"\x30\x00", b"\x04\x01x",
