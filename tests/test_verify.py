@@ -847,3 +847,30 @@ def test_check_status_false_still_checks_time(pki):
     expired = make("Expired new cert", pki["int"], start=-10 * DAY, end=-DAY)
     with pytest.raises(VerifyError, match="certificate has expired"):
         verify_chain(expired.der, [pki["int"].der], [pki["root"].der], VerifyOptions(), check_status=False)
+
+
+def test_policy_remembers_successful_verdicts_within_the_second(pki, monkeypatch):
+    from cmpkit.core import verify as verify_mod
+    calls = []
+    real = verify_mod.verify_chain
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(verify_mod, "verify_chain", counting)
+    now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+    monkeypatch.setattr(verify_mod.time, "time", lambda: now + 0.5)  # all of it within one second
+    leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
+    policy = verify_mod.DefaultVerificationPolicy()
+    policy.options = verify_mod.VerifyOptions(attime=now)
+    first = policy.verify_chain(leaf, [inter], [root])
+    assert policy.verify_chain(leaf, [inter], [root]) == first and len(calls) == 1
+    policy.verify_chain(leaf, [inter], [root], purpose="sslclient")        # another question: computed
+    assert len(calls) == 2
+    policy.options = verify_mod.VerifyOptions(attime=now)                   # new options: computed again
+    policy.verify_chain(leaf, [inter], [root])
+    assert len(calls) == 3
+    for _ in range(2):                                                      # failures are never remembered
+        with pytest.raises(VerifyError):
+            policy.verify_chain(leaf, [], [root])
+    assert len(calls) == 5

@@ -1751,16 +1751,35 @@ class DefaultVerificationPolicy:
     other purposes are OpenSSL purpose names.
     """
 
+    MEMO_SIZE = 64
+
     def __init__(self, options: Optional[VerifyOptions] = None):
         self.options = options or VerifyOptions()
+        self._memo: dict = {}
+        self._memo_options = self.options
 
     def verify_chain(self, cert_der: bytes, untrusted: Sequence[bytes], trusted: Sequence[bytes],
                      purpose: Optional[str] = None, check_status: bool = True) -> list:
-        opts = self.options
-        if purpose == ENROLLED:
-            purpose = None
-            opts = dataclasses.replace(opts, attime=None)
-        else:
-            opts = dataclasses.replace(opts, verify_hostname=None, verify_email=None, verify_ip=None)
-        return verify_chain(cert_der, untrusted, trusted, opts, purpose=purpose,
-                            check_status=check_status)
+        """The validated chain (leaf first), or VerifyError.
+
+        Successful verdicts are remembered for the rest of the current second: with fixed
+        options the result depends only on the certificates and on the time, which OpenSSL's
+        checks read in whole seconds. A transaction checks the same chain for every message.
+        """
+        key = (bytes(cert_der), tuple(map(bytes, untrusted)), tuple(map(bytes, trusted)), purpose, check_status,
+               int(time.time()))
+        if self._memo_options is not self.options:  # options replaced: earlier verdicts no longer hold
+            self._memo, self._memo_options = {}, self.options
+        chain = self._memo.get(key)
+        if chain is None:
+            opts = self.options
+            if purpose == ENROLLED:
+                opts = dataclasses.replace(opts, attime=None)
+            else:
+                opts = dataclasses.replace(opts, verify_hostname=None, verify_email=None, verify_ip=None)
+            chain = verify_chain(cert_der, untrusted, trusted, opts, purpose=None if purpose == ENROLLED else purpose,
+                                 check_status=check_status)
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = chain
+        return list(chain)
