@@ -338,19 +338,3 @@ class PKIBody(univ.Choice):
     componentType = namedtype.NamedTypes(*(
         namedtype.NamedType(name, _exp(schema(), n)) for n, (name, schema) in sorted(BODY_TYPES.items())
     ))
-
-
-class PKIMessage(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("header", PKIHeader()),
-        namedtype.NamedType("body", PKIBody()),
-        namedtype.OptionalNamedType("protection", _exp(univ.BitString(), 0)),
-        namedtype.OptionalNamedType("extraCerts", _exp(CMPCertificates(), 1)),
-    )
-
-
-class ProtectedPart(univ.Sequence):
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("header", PKIHeader()),
-        namedtype.NamedType("body", PKIBody()),
-    )

@@ -462,7 +462,7 @@ class PKIMessage:
 
     def protected_part(self) -> bytes:
         """DER of ProtectedPart ::= SEQUENCE { header, body }: the bytes the protection covers."""
-        return der.sequence(self._header_der(), self._body_tlv)
+        return protection.protected_part(self._header_der(), self._body_tlv)
 
     # -- mutation (for builders and replay re-protection)
     def set_header_field(self, name: str, value) -> None:
