@@ -429,8 +429,9 @@ def _file_mode() -> int:
 _FILE_MODE: Optional[int] = None
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename;
+    the file gets ``mode``, by default a plain file's (0666 less the umask)."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".cmpkit-", dir=directory)
@@ -438,7 +439,7 @@ def write_atomically(path: str, data: bytes) -> None:
         raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), _file_mode())  # mkstemp makes 0600; give a plain file's mode
+            os.fchmod(fh.fileno(), _file_mode() if mode is None else mode)  # mkstemp makes 0600
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
@@ -525,16 +526,8 @@ def load_rand_files(cfg) -> None:
 def write_rand_file(cfg) -> None:
     """-writerand: 1024 bytes of fresh random state, owner-only (0600) as openssl writes them."""
     name = cfg.get("writerand")
-    if not name:
-        return
-    directory = os.path.dirname(os.path.abspath(name))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".cmpkit-", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(os.urandom(1024))
-        os.replace(tmp, name)
-    except OSError as exc:
-        raise CmpError(f"cannot write random state to '{name}': {exc.strerror}") from None
+    if name:
+        write_atomically(name, os.urandom(1024), mode=0o600)
 
 
 def run_client(cfg) -> int:
