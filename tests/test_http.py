@@ -518,7 +518,7 @@ def tls_server(files, require_client_cert=False):
         ctx.verify_mode = ssl.CERT_REQUIRED
         server = CmpHttpServer(0, echo, ssl_context=ctx, host="127.0.0.1")
     server.sni = []
-    server.socket.context.sni_callback = lambda sslobj, name, ctx: server.sni.append(name)
+    server.ssl_context.sni_callback = lambda sslobj, name, ctx: server.sni.append(name)
     with running(server):
         yield server
 

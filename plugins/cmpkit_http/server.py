@@ -3,7 +3,8 @@
 Like ``openssl cmp -port``, it listens on all interfaces (IPv6 and IPv4 where possible),
 prints ``ACCEPT <addr>:<port> PID=<pid>`` on stdout once it accepts connections (``-port 0``
 picks a free port), and answers each POST with ``Content-Type: application/pkixcmp``.
-Unlike openssl's it serves several clients at once (calls into the handler are serialized),
+Unlike openssl's it serves several clients at once (one asyncio loop; the handler answers
+one request at a time),
 accepts any request path, and may serve HTTPS with the cmpkit extension options
 ``-srv_tls_cert``/``-srv_tls_key``/``-srv_tls_keypass``.
 
@@ -14,14 +15,16 @@ messages were answered. Nothing is printed for a client's faults beyond a log li
 """
 from __future__ import annotations
 
+import asyncio
+import http.client
+import io
 import logging
 import os
+import re
 import socket
-import socketserver
 import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Callable, Optional
 
 from cmpkit.errors import ConfigError, CredentialError
@@ -31,6 +34,9 @@ log = logging.getLogger("cmpkit")
 CONTENT_TYPE = "application/pkixcmp"
 MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB
 IDLE_TIMEOUT = 60  # seconds a connection may stay silent (idle keep-alive, slow or truncated requests)
+MAX_HEAD = 64 * 1024  # bytes of request line and headers
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_OTHER_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}  # answered 405, others 501
 
 
 def der_sequence_length(data: bytes) -> Optional[int]:
@@ -46,62 +52,101 @@ def der_sequence_length(data: bytes) -> Optional[int]:
     return 2 + n + int.from_bytes(data[2:2 + n], "big")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "cmpkit"
-    sys_version = ""
-    timeout = IDLE_TIMEOUT
-    disable_nagle_algorithm = True
+class _Connection(asyncio.Protocol):
+    """One client connection: reads requests (request line, headers, Content-Length body), answers each."""
 
-    def setup(self):
-        super().setup()
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()  # in this connection's thread, bounded by the timeout
+    def __init__(self, server: "CmpHttpServer"):
+        self.server = server
+        self.transport = None
+        self.peer = "?"
+        self.buffer = bytearray()
+        self.request = None  # (request line, body length, keep alive) of a request whose body is awaited
+        self.closing = False
+        self.timer = None
 
-    # -- logging: one quiet line, never to stderr directly
-    def log_message(self, fmt, *args):
-        log.debug("HTTP %s: %s", self.client_address[0], fmt % args)
+    # -- connection events
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else "?"
+        self.server.connections += 1
+        self.server.open_connections.add(self)
+        self._arm_idle_timer()
 
-    def log_request(self, code="-", size="-"):
-        log.debug("HTTP %s: %s -> %s", self.client_address[0], self.requestline, code)
+    def connection_lost(self, exc):
+        if self.timer is not None:
+            self.timer.cancel()
+        self.server.open_connections.discard(self)
+        if self.request is not None and not self.closing:
+            log.warning("truncated HTTP request from %s: %d of %d bytes", self.peer, len(self.buffer),
+                        self.request[1])
 
-    # -- responses written in one piece (no delayed-ACK stall between header and body)
-    def _send(self, status: int, reason: str, body: bytes = b"", content_type: Optional[str] = None,
-              extra: tuple = ()):
-        if status >= 400:
-            self.close_connection = True
-        lines = [f"{self.protocol_version} {status} {reason}", f"Server: {self.server_version}",
-                 f"Content-Length: {len(body)}",
-                 "Connection: close" if self.close_connection else "Connection: keep-alive"]
-        if content_type:
-            lines.append(f"Content-Type: {content_type}")
-        lines.extend(extra)
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        self.log_request(status)
+    def data_received(self, data):
+        if self.closing:
+            return
+        self.buffer += data
+        self._arm_idle_timer()
+        self._process()
 
-    def send_error(self, code, message=None, explain=None):
-        """Errors found by http.server itself (bad request line, headers...): short, no HTML."""
+    def _arm_idle_timer(self):
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.server.loop.call_later(IDLE_TIMEOUT, self._idle)
+
+    def _idle(self):
+        log.debug("HTTP %s: idle for %d s, closing the connection", self.peer, IDLE_TIMEOUT)
+        self.closing = True
+        self.transport.close()
+
+    # -- requests
+    def _process(self):
+        while not self.closing:
+            if self.request is None:
+                end = _HEAD_END.search(self.buffer)
+                if end is None:
+                    if len(self.buffer) > MAX_HEAD:
+                        self._reject(431, "Request Header Fields Too Large", "request head too long")
+                    return
+                head = bytes(self.buffer[:end.start()])
+                del self.buffer[:end.end()]
+                self.request = self._read_head(head)
+                if self.request is None:
+                    return
+            length = self.request[1]
+            if len(self.buffer) < length:
+                return
+            body = bytes(self.buffer[:length])
+            del self.buffer[:length]
+            self._answer(body)
+
+    def _read_head(self, head: bytes):
+        """(request line, Content-Length, keep-alive) of a POST head, or None after rejecting it."""
+        line, _, rest = head.partition(b"\n")
+        line = line.rstrip(b"\r")
+        words = line.split()
+        shown = line[:80].decode("latin-1")
+        if len(words) != 3 or not words[2].startswith(b"HTTP/"):
+            return self._reject(400, "Bad Request", f"bad request line '{shown}'")
         try:
-            reason = self.responses[code][0]
-        except KeyError:
-            reason = message or "Error"
-        self.close_connection = True
-        log.warning("rejected HTTP request from %s: %s %s", self.client_address[0], code, message or reason)
-        self._send(code, reason)
-
-    def _reject(self, status: int, reason: str, why: str, extra: tuple = ()):
-        log.warning("rejected HTTP request from %s: %s", self.client_address[0], why)
-        self._send(status, reason, extra=extra)
-
-    def do_GET(self):
-        self._reject(405, "Method Not Allowed", f"{self.command} {self.path}: only POST is served", ("Allow: POST",))
-
-    do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
-
-    def do_POST(self):
-        if self.headers.get("Transfer-Encoding"):
+            major, minor = (int(n) for n in words[2][5:].split(b".", 1))
+        except ValueError:
+            return self._reject(400, "Bad Request", f"bad HTTP version in '{shown}'")
+        if major != 1:
+            return self._reject(505, "HTTP Version Not Supported", f"HTTP version of '{shown}'")
+        try:
+            headers = http.client.parse_headers(io.BytesIO(rest + b"\r\n\r\n")) if rest else {}
+        except http.client.HTTPException as exc:  # over 100 header lines, a line over 64 KiB
+            return self._reject(431, "Request Header Fields Too Large", str(exc))
+        method = words[0].decode("latin-1")
+        if method != "POST":
+            if method in _OTHER_METHODS:
+                return self._reject(405, "Method Not Allowed", f"{method}: only POST is served", ("Allow: POST",))
+            return self._reject(501, "Not Implemented", f"unsupported method '{method[:20]}'")
+        connection = headers.get("Connection", "").lower()
+        keep_alive = "close" not in connection and (minor >= 1 or "keep-alive" in connection)
+        if headers.get("Transfer-Encoding"):
             return self._reject(411, "Length Required", "chunked request bodies are not supported")
-        length_text = self.headers.get("Content-Length")
+        length_text = headers.get("Content-Length")
         if length_text is None:
             return self._reject(411, "Length Required", "request without Content-Length")
         if not length_text.strip().isdigit():
@@ -109,11 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(length_text)
         if length > MAX_REQUEST:
             return self._reject(400, "Bad Request", f"request of {length} bytes exceeds {MAX_REQUEST} bytes")
-        body = self.rfile.read(length)
-        if len(body) < length:
-            log.warning("truncated HTTP request from %s: %d of %d bytes", self.client_address[0], len(body), length)
-            self.close_connection = True
-            return
+        if minor >= 1 and headers.get("Expect", "").lower() == "100-continue":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return line, length, keep_alive
+
+    def _answer(self, body: bytes):
+        line, length, keep_alive = self.request
+        self.request = None
         if der_sequence_length(body) != length:
             return self._reject(400, "Bad Request", "request content is not one DER-encoded message")
         response, last = self.server.answer(body)
@@ -121,20 +168,39 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reject(503, "Service Unavailable", "-max_msgs already reached")
         if response is None:
             return self._reject(500, "Internal Server Error", "the mock server failed on a request")
-        if last:
-            self.close_connection = True
-        self._send(200, "OK", response, CONTENT_TYPE)
+        log.debug("HTTP %s: %s -> 200", self.peer, line.decode("latin-1"))
+        self._send(200, "OK", response, CONTENT_TYPE, close=last or not keep_alive)
         if last:
             log.info("handled %d messages (-max_msgs); stopping", self.server.messages)
-            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            self.server.stop_soon()
+
+    # -- responses, written in one piece (no delayed-ACK stall between header and body)
+    def _send(self, status: int, reason: str, body: bytes = b"", content_type: Optional[str] = None,
+              extra: tuple = (), close: bool = False):
+        lines = [f"HTTP/1.1 {status} {reason}", "Server: cmpkit", f"Content-Length: {len(body)}",
+                 "Connection: close" if close else "Connection: keep-alive"]
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        lines.extend(extra)
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        if close:
+            self.closing = True
+            self.transport.close()  # after the buffered response is sent
+
+    def _reject(self, status: int, reason: str, why: str, extra: tuple = ()):
+        """Answer a client's fault with a short error and close the connection; always None."""
+        log.warning("rejected HTTP request from %s: %s %s: %s", self.peer, status, reason, why)
+        self.request = None
+        self._send(status, reason, extra=extra, close=True)
+        return None
 
 
-class CmpHttpServer(socketserver.ThreadingMixIn, HTTPServer):
-    """A threading HTTP server in front of ``handler``; :meth:`serve` runs it until -max_msgs."""
+class CmpHttpServer:
+    """The HTTP front of ``handler``: one asyncio loop, the handler called in it for one request at a time.
 
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+    Bound (and listening) when made; :meth:`serve` runs it until -max_msgs or :meth:`shutdown`.
+    """
+
     request_queue_size = 64
 
     def __init__(self, port: int, handler: Callable[[bytes], bytes], max_msgs: int = 0,
@@ -143,32 +209,41 @@ class CmpHttpServer(socketserver.ThreadingMixIn, HTTPServer):
         self.max_msgs = max_msgs
         self.messages = 0  # CMP messages answered
         self.connections = 0  # connections accepted
-        self._handler_lock = threading.Lock()
-        self._ssl_context = ssl_context
+        self.ssl_context = ssl_context
+        self.open_connections: set = set()
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._shutdown_requested = threading.Event()
+        self._finished = threading.Event()
         families = [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")] if host is None else \
             [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
         last = None
         for family, address in families:
-            self.address_family = family
             try:
-                super().__init__((address, port), _Handler)
+                self.socket = self._listen(family, address, port)
                 break
             except OSError as exc:
                 last = exc
         else:
             raise ConfigError(f"cannot listen on port {port}: {last.strerror or last}")
+        self.server_address = self.socket.getsockname()
 
-    def server_bind(self):
-        if self.address_family == socket.AF_INET6:
-            try:
-                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            except (OSError, AttributeError):
-                pass
-        socketserver.TCPServer.server_bind(self)  # not HTTPServer's: no reverse DNS lookup
-        self.server_name, self.server_port = self.server_address[:2]
-        if self._ssl_context is not None:
-            self.socket = self._ssl_context.wrap_socket(self.socket, server_side=True,
-                                                        do_handshake_on_connect=False)
+    def _listen(self, family, address: str, port: int) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                try:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too
+                except (OSError, AttributeError):
+                    pass
+            sock.bind((address, port))
+            sock.listen(self.request_queue_size)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock
 
     @property
     def port(self) -> int:
@@ -180,37 +255,71 @@ class CmpHttpServer(socketserver.ThreadingMixIn, HTTPServer):
         host = f"[{host}]" if ":" in host else host
         return f"ACCEPT {host}:{self.port} PID={os.getpid()}"
 
-    def process_request(self, request, client_address):
-        self.connections += 1  # only the accepting thread counts
-        super().process_request(request, client_address)
-
     def answer(self, request: bytes) -> tuple:
         """(the handler's response, whether it is the last one by -max_msgs).
 
         The response is None if the handler failed (logged); ``(None, None)`` means that
         -max_msgs was already reached.
         """
-        with self._handler_lock:
-            if self.max_msgs and self.messages >= self.max_msgs:
-                return None, None
-            try:
-                response = self.handler(request)
-            except Exception as exc:  # noqa: BLE001 - the server must survive a handler bug
-                log.error("mock server failed on a request: %s: %s", type(exc).__name__, exc)
-                return None, False
-            self.messages += 1
-            return response, bool(self.max_msgs) and self.messages >= self.max_msgs
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        log.warning("connection from %s failed: %s", client_address[0], exc or "unknown error")
+        if self.max_msgs and self.messages >= self.max_msgs:
+            return None, None
+        try:
+            response = self.handler(request)
+        except Exception as exc:  # noqa: BLE001 - the server must survive a handler bug
+            log.error("mock server failed on a request: %s: %s", type(exc).__name__, exc)
+            return None, False
+        self.messages += 1
+        return response, bool(self.max_msgs) and self.messages >= self.max_msgs
 
     def serve(self) -> None:
-        """Serve until -max_msgs messages were answered (or forever)."""
+        """Serve until -max_msgs messages were answered or :meth:`shutdown` (or Ctrl-C)."""
         try:
-            self.serve_forever(poll_interval=0.05)
+            asyncio.run(self._serve())
         finally:
             self.server_close()
+            self._finished.set()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+        self.loop.set_exception_handler(_loop_error)
+        if self._shutdown_requested.is_set():
+            return
+        server = await self.loop.create_server(lambda: _Connection(self), sock=self.socket, ssl=self.ssl_context,
+                                               ssl_handshake_timeout=IDLE_TIMEOUT if self.ssl_context else None,
+                                               backlog=self.request_queue_size)
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            for connection in list(self.open_connections):
+                connection.closing = True
+                connection.transport.close()
+            await asyncio.sleep(0)  # the closing transports flush what they hold
+
+    def stop_soon(self) -> None:
+        """Stop serving (called in the loop)."""
+        self._stop.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve` from another thread and wait until it has returned."""
+        self._shutdown_requested.set()
+        loop = self.loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # the loop has already ended
+                pass
+        self._finished.wait()
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+
+def _loop_error(loop, context):
+    """Failures asyncio reports outside a protocol callback (a TLS handshake, a reset): one log line."""
+    exc = context.get("exception")
+    log.warning("HTTP connection failed: %s", exc or context.get("message", "unknown error"))
 
 
 def _option(cfg, name: str):
