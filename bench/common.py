@@ -11,7 +11,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CMPKIT = [sys.executable, "-m", "cmpkit"]
+# The interpreter whose cmpkit is measured (default: this one), through its `cmpkit` command as
+# users run it: CMPKIT_BENCH_PYTHON=/path/to/venv/bin/python measures a plain `pip install .`.
+PYTHON = os.environ.get("CMPKIT_BENCH_PYTHON", sys.executable)
+_SCRIPT = os.path.join(os.path.dirname(PYTHON), "cmpkit")
+CMPKIT = [_SCRIPT] if os.access(_SCRIPT, os.X_OK) else [PYTHON, "-m", "cmpkit"]
 OPENSSL = [shutil.which("openssl") or "openssl", "cmp"]
 TOOLS = {"cmpkit": CMPKIT, "openssl": OPENSSL}
 

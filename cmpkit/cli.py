@@ -1,26 +1,25 @@
 """The `cmpkit` command: argv -> Config -> client or mock server -> exit status; nothing else."""
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 TRACE = 5  # -verbosity 8
-# openssl's verbosity 0..8 (EMERG..TRACE) on Python logging levels
-VERBOSITY_LEVELS = {0: logging.CRITICAL + 10, 1: logging.CRITICAL + 5, 2: logging.CRITICAL,
-                    3: logging.ERROR, 4: logging.WARNING, 5: logging.INFO + 5, 6: logging.INFO,
-                    7: logging.DEBUG, 8: TRACE}
-_LABELS = {logging.CRITICAL: "critical", logging.ERROR: "error", logging.WARNING: "warning",
-           logging.INFO: "info", logging.DEBUG: "debug", TRACE: "trace"}
+# openssl's verbosity 0..8 (EMERG..TRACE) on Python logging levels (CRITICAL=50 ... DEBUG=10)
+VERBOSITY_LEVELS = {0: 60, 1: 55, 2: 50, 3: 40, 4: 30, 5: 25, 6: 20, 7: 10, 8: TRACE}
+_LABELS = {50: "critical", 40: "error", 30: "warning", 20: "info", 10: "debug", TRACE: "trace"}
+HELP_ARGS = ([], ["-help"], ["--help"])  # answered from the declarations alone, without plugin discovery
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record):
-        label = _LABELS.get(record.levelno) or ("note" if record.levelno < logging.WARNING else "alert")
-        return f"CMP {label}: {record.getMessage()}"
+def setup_logging(verbosity: int = 6):
+    """The "cmpkit" logger writing openssl-style lines ("CMP info: ...") to stderr at ``verbosity``."""
+    import logging
 
+    class _Formatter(logging.Formatter):
+        def format(self, record):
+            label = _LABELS.get(record.levelno) or ("note" if record.levelno < logging.WARNING else "alert")
+            return f"CMP {label}: {record.getMessage()}"
 
-def setup_logging(verbosity: int = 6) -> logging.Logger:
     log = logging.getLogger("cmpkit")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -33,16 +32,32 @@ def setup_logging(verbosity: int = 6) -> logging.Logger:
 
 def all_options():
     """Core declarations plus what every plugin contributes through cmpkit_options."""
+    from . import plugin_cache
     from .core.optdecl import OPTIONS
-    from .plugins import hook
-    out = list(OPTIONS)
-    for contributed in hook().cmpkit_options():
-        out.extend(contributed or ())
-    return out
+    from .plugins import get_manager, load_failures
+    pm = get_manager()
+    contributed = [o for declared in pm.hook.cmpkit_options() for o in declared or ()]
+    if not load_failures:
+        plugin_cache.remember(contributed, [getattr(p, "__name__", type(p).__module__) for p in pm.get_plugins()])
+    return list(OPTIONS) + contributed
+
+
+def _help_without_discovery(argv) -> bool:
+    """`cmpkit`, `cmpkit -help`: print the help from the cached plugin options, if they are up to date."""
+    from . import plugin_cache
+    contributed = plugin_cache.plugin_options()
+    if contributed is None:
+        return False
+    from .core.optdecl import OPTIONS
+    from .core.options import format_help
+    sys.stdout.write(format_help(list(OPTIONS) + contributed))
+    return True
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in HELP_ARGS and _help_without_discovery(argv):
+        return 1 if not argv else 0
     log = setup_logging()
     from .errors import CmpError
     try:
@@ -55,7 +70,7 @@ def main(argv=None) -> int:
             sys.stdout.write(format_help(options))
             return 1
         _early_verbosity(argv)  # openssl applies -verbosity before reading the config file
-        core = [o for o in options if o in _core_set()]
+        core = _core_set()
         cfg = parse_command_line(argv, [o for o in options if o not in core])
         if cfg.get("help"):
             sys.stdout.write(format_help(options))

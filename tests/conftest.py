@@ -2,12 +2,23 @@
 import os
 import pathlib
 import shutil
+import tempfile
 
 import pytest
 
 from . import pki as pki_module  # noqa: F401  (tests import it as tests.pki)
 
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_configure(config):
+    # cmpkit processes started by tests remember plugin options (cmpkit.plugin_cache) in a
+    # directory of this run, never in the user's ~/.cache
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cmpkit-test-cache-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(os.environ.get("XDG_CACHE_HOME", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

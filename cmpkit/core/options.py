@@ -20,17 +20,27 @@ Order of :func:`parse_command_line`, following apps/cmp.c (main, read_config, ge
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
-import textwrap
-from dataclasses import dataclass
+from collections import namedtuple
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..errors import ConfigError, PluginError
 
-log = logging.getLogger("cmpkit")
+TYPE_CHECKING = False  # `cmpkit -help` imports this module: no typing, logging or dataclasses at start
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Optional, Sequence
+
+
+class _Log:
+    """logging.getLogger("cmpkit"), imported on the first message."""
+
+    def __getattr__(self, name):
+        import logging
+        return getattr(logging.getLogger("cmpkit"), name)
+
+
+log = _Log()
 
 KINDS = ("flag", "str", "int", "choice")
 INT_MIN, INT_MAX = -2 ** 31, 2 ** 31 - 1  # C int, as openssl's opt_int
@@ -40,9 +50,12 @@ EXTENSION_GROUP = "cmpkit extension options"
 HELP_WIDTH = 100
 
 
-@dataclass(frozen=True)
-class Option:
-    """One option, declared once.
+_OPTION_FIELDS = ("name", "kind", "help", "group", "metavar", "default", "choices", "minimum", "maximum",
+                  "no_effect", "extension", "repeatable")
+
+
+class Option(namedtuple("Option", _OPTION_FIELDS)):
+    """One option, declared once (an immutable record; a named tuple so that module import stays cheap).
 
     :param name: option name without the leading dash, e.g. ``"keep_alive"``.
     :param kind: ``"flag"`` (no value; bool), ``"str"``, ``"int"`` (base-10 integer within
@@ -59,27 +72,21 @@ class Option:
         :meth:`Config.get_list` gives them all.
     """
 
-    name: str
-    kind: str
-    help: str = ""
-    group: str = EXTENSION_GROUP
-    metavar: str = ""
-    default: Any = None
-    choices: tuple = ()
-    minimum: Optional[int] = None
-    maximum: Optional[int] = None
-    no_effect: bool = False
-    extension: bool = False
-    repeatable: bool = False
+    __slots__ = ()
 
-    def __post_init__(self):
-        if not self.name or self.name.startswith("-") or any(c.isspace() or c == "=" for c in self.name):
-            raise ValueError(f"invalid option name {self.name!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"option -{self.name}: unknown kind {self.kind!r} (one of {', '.join(KINDS)})")
-        object.__setattr__(self, "choices", tuple(self.choices))
-        if self.kind == "choice" and not self.choices:
-            raise ValueError(f"option -{self.name}: a choice option needs choices")
+    def __new__(cls, name: str, kind: str, help: str = "", group: str = EXTENSION_GROUP, metavar: str = "",
+                default: Any = None, choices: tuple = (), minimum: Optional[int] = None,
+                maximum: Optional[int] = None, no_effect: bool = False, extension: bool = False,
+                repeatable: bool = False):
+        if not name or name.startswith("-") or any(c.isspace() or c == "=" for c in name):
+            raise ValueError(f"invalid option name {name!r}")
+        if kind not in KINDS:
+            raise ValueError(f"option -{name}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        choices = tuple(choices)
+        if kind == "choice" and not choices:
+            raise ValueError(f"option -{name}: a choice option needs choices")
+        return super().__new__(cls, name, kind, help, group, metavar, default, choices, minimum, maximum,
+                               no_effect, extension, repeatable)
 
     @property
     def takes_value(self) -> bool:
@@ -439,6 +446,8 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
 
 def format_help(options: Optional[Iterable[Option]] = None, prog: str = "cmpkit") -> str:
     """The -help text: usage line, then the options by man-page group, extensions marked."""
+    import textwrap
+
     from .optdecl import GROUPS, OPTIONS
     options = list(OPTIONS if options is None else options)
     man_names = {o.name for o in OPTIONS if not o.extension}

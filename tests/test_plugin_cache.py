@@ -1,0 +1,85 @@
+"""`cmpkit -help` from the remembered plugin options: the same text as after a full discovery,
+without importing stevedore or pluggy, and never out of date when a plugin is installed or edited."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .test_framework import BROKEN_SOURCE, PLUGIN_SOURCE, _install
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A fresh cache directory and an empty directory on the path for plugins installed later."""
+    site = tmp_path / "site"
+    site.mkdir()
+    e = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    e.pop("CMPKIT_NO_CACHE", None)
+    e["PYTHONPATH"] = os.pathsep.join([str(site), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return e, site
+
+
+def help_run(env, *args):
+    """(exit status, stdout, imported stevedore?) of `python -m cmpkit -help`."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True, text=True,
+                       env=env, timeout=60)
+    return r.returncode, r.stdout, " stevedore" in r.stderr or "pluggy" in r.stderr
+
+
+def test_second_help_needs_no_discovery_and_is_identical(env):
+    e, _ = env
+    first = help_run(e, "-help")
+    second = help_run(e, "-help")
+    assert first[0] == second[0] == 0
+    assert first[2] and not second[2]
+    assert first[1] == second[1] and "-srv_tls_cert" in second[1]  # an option the http plugin declares
+    no_args = help_run(e)
+    assert no_args[0] == 1 and no_args[1] == first[1] and not no_args[2]
+
+
+def test_cache_off_or_damaged_means_a_discovery(env):
+    e, _ = env
+    reference = help_run(e, "-help")[1]
+    assert not help_run(e, "-help")[2]
+    assert help_run(dict(e, CMPKIT_NO_CACHE="1"), "-help")[2]
+    cache_dir = os.path.join(e["XDG_CACHE_HOME"], "cmpkit")
+    for name in os.listdir(cache_dir):
+        with open(os.path.join(cache_dir, name), "wb") as fh:
+            fh.write(b"\x00garbage")
+    code, text, discovered = help_run(e, "-help")
+    assert code == 0 and discovered and text == reference
+
+
+def test_a_plugin_installed_later_shows_up(env):
+    e, site = env
+    assert "-socketpair_peer" not in help_run(e, "-help")[1]
+    assert not help_run(e, "-help")[2]
+    _install(site, "cmpkit_socketpair", "cmpkit_socketpair", PLUGIN_SOURCE, [("socketpair", "cmpkit_socketpair")])
+    code, text, discovered = help_run(e, "-help")
+    assert discovered and "-socketpair_peer" in text
+    assert help_run(e, "-help")[1:] == (text, False)
+
+
+def test_an_edited_plugin_is_read_again(env):
+    e, site = env
+    _install(site, "cmpkit_socketpair", "cmpkit_socketpair", PLUGIN_SOURCE, [("socketpair", "cmpkit_socketpair")])
+    assert "(test plugin)" in help_run(e, "-help")[1]
+    assert not help_run(e, "-help")[2]
+    module = site / "cmpkit_socketpair.py"
+    module.write_text(PLUGIN_SOURCE.replace("(test plugin)", "(edited plugin)"))
+    st = os.stat(module)
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))  # a later mtime, however coarse the clock
+    code, text, discovered = help_run(e, "-help")
+    assert discovered and "(edited plugin)" in text and "(test plugin)" not in text
+
+
+def test_a_broken_plugin_is_reported_every_time(env):
+    e, site = env
+    _install(site, "cmpkit_broken", "cmpkit_broken", BROKEN_SOURCE, [("broken", "cmpkit_broken")])
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-m", "cmpkit", "-help"], capture_output=True, text=True, env=e,
+                           timeout=60)
+        assert r.returncode == 0 and "plugin 'broken' not loaded" in r.stderr
