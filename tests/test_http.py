@@ -349,6 +349,10 @@ def post(body: bytes, length=None, path="/") -> bytes:
     (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", b"400"),
     (b"POST / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", b"431"),   # too many header lines
     (b"BREW / HTTP/1.1\r\n\r\n", b"501"),
+    (b"POST / HTTP/1.1\r\nContent-Length: 4\r\n folded\r\n\r\n" + seq(b""), b"400"),  # obsolete folding
+    (b"POST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n" + seq(b""), b"400"),
+    (b"POST / HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+    (b"POST / HTTP/2.0\r\nContent-Length: 4\r\n\r\n" + seq(b""), b"505"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", b"400"),  # a TLS hello, say
 ])
 def test_server_rejects_bad_requests_and_keeps_serving(srv, request_bytes, status):
@@ -357,6 +361,21 @@ def test_server_rejects_bad_requests_and_keeps_serving(srv, request_bytes, statu
     assert b"Traceback" not in answer
     assert transfer(srv.port)(seq(b"ok")) == seq(seq(b"ok"))
     assert srv.messages == 1
+
+
+def test_server_answers_expect_100_continue(srv):
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(head)
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"  # before any byte of the body was sent
+        s.sendall(seq(b""))
+        answer = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(seq(seq(b"")))
 
 
 def test_server_survives_truncated_request_and_handler_failure():
