@@ -20,6 +20,11 @@ def setup_logging(verbosity: int = 6):
             label = _LABELS.get(record.levelno) or ("note" if record.levelno < logging.WARNING else "alert")
             return f"CMP {label}: {record.getMessage()}"
 
+    # our lines show none of these, so records need not collect them (the logging HOWTO's
+    # "Optimization" knobs): no caller lookup, thread, process or task names
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False
     log = logging.getLogger("cmpkit")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -22,11 +22,11 @@ OID_SUBJECT_ALT_NAME = "2.5.29.17"
 
 
 def _int(n: int) -> bytes:
-    return encode(univ.Integer(n))
+    return der.integer(n)
 
 
 def _oid(oid: str) -> bytes:
-    return encode(univ.ObjectIdentifier(oid))
+    return der.oid(oid)
 
 
 def _octets(b: bytes) -> bytes:

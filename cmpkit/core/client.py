@@ -116,13 +116,8 @@ class Client:
         if self.s.secret is not None and not self.s.unprotected_requests:
             return self.s.ref
         if self.s.cert is not None:
-            from cryptography import x509
-            try:
-                ski = x509.load_der_x509_certificate(self.s.cert).extensions.get_extension_for_class(
-                    x509.SubjectKeyIdentifier)
-                return ski.value.digest
-            except (x509.ExtensionNotFound, ValueError):
-                return None
+            from .protection import subject_key_id
+            return subject_key_id(self.s.cert)
         return self.s.ref
 
     def _new(self, body_type: str, body, general_info=()) -> PKIMessage:

@@ -1,6 +1,8 @@
 """Minimal DER framing: split and build tag-length-value items (no schema, no values)."""
 from __future__ import annotations
 
+import functools
+
 from ..errors import DecodeError
 
 
@@ -79,8 +81,10 @@ def read_integer(item: bytes) -> int:
     return int.from_bytes(item[start:end], "big", signed=True)
 
 
+@functools.lru_cache(maxsize=256)
 def oid(dotted: str) -> bytes:
-    """DER OBJECT IDENTIFIER of a dotted string such as "1.3.6.1.5.5.7.4.13"."""
+    """DER OBJECT IDENTIFIER of a dotted string such as "1.3.6.1.5.5.7.4.13" (memoised: a run
+    meets the same few identifiers again and again)."""
     arcs = [int(a) for a in dotted.split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
         raise ValueError(f"invalid OID {dotted!r}")

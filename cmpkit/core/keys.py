@@ -26,36 +26,53 @@ def hash_algorithm(name: str):
     return hash_object(digest_name(name))
 
 
+def _private_key_type(key) -> str:
+    """rsa, ec or eddsa for a ``cryptography`` private key; CredentialError for anything else."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return "eddsa"
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "rsa"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "ec"
+    from ..errors import CredentialError
+    raise CredentialError(f"unsupported private key type: {type(key).__name__}")
+
+
 class SoftwareKey:
     """A Signer over an in-memory ``cryptography`` private key (RSA, EC, Ed25519, Ed448)."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_public", "_kind")
 
     def __init__(self, private_key):
         self._key = private_key
+        self._public = None  # the public key and the key type, found on first use
+        self._kind = None
 
     @property
     def private_key(self):
         return self._key
 
     def public_key(self):
-        return self._key.public_key()
+        if self._public is None:
+            self._public = self._key.public_key()
+        return self._public
 
     def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
 
         key = self._key
-        if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        if self._kind is None:
+            self._kind = _private_key_type(key)
+        if self._kind == "eddsa":
             return key.sign(data)
         h = hash_algorithm(digest or "sha256")
-        if isinstance(key, rsa.RSAPrivateKey):
+        if self._kind == "rsa":
             pad = (padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size) if pss
                    else padding.PKCS1v15())
             return key.sign(data, pad, h)
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(h))
-        from ..errors import CredentialError
-        raise CredentialError(f"unsupported private key type: {type(key).__name__}")
+        return key.sign(data, ec.ECDSA(h))
 
     def __repr__(self) -> str:  # never shows key material
         return f"SoftwareKey({type(self._key).__name__})"

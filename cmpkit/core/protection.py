@@ -276,15 +276,35 @@ def verify_mac(alg_der: bytes, secret: bytes, data: bytes, protection_bits: byte
 # ================================================================ signature-based protection
 
 
+@functools.lru_cache(maxsize=64)
+def subject_key_id(cert_der: bytes) -> bytes | None:
+    """The subjectKeyIdentifier of a certificate, None without one (or if it does not parse)."""
+    from cryptography import x509
+    try:
+        return x509.load_der_x509_certificate(cert_der).extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier).value.digest
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
 def key_type(public_key) -> str:
     """The key type of a ``cryptography`` public key: rsa, ec, ed25519 or ed448; else ProtectionError."""
+    name = _key_type_of_class(type(public_key))
+    if name is None:
+        raise ProtectionError(f"unsupported key type for signatures: {type(public_key).__name__}")
+    return name
+
+
+@functools.lru_cache(maxsize=None)
+def _key_type_of_class(cls) -> str | None:
+    """The key type of a key class (abstract-class checks are slow; a run meets a few classes)."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-    for cls, name in ((rsa.RSAPublicKey, "rsa"), (ec.EllipticCurvePublicKey, "ec"),
-                      (ed25519.Ed25519PublicKey, "ed25519"), (ed448.Ed448PublicKey, "ed448")):
-        if isinstance(public_key, cls):
+    for base, name in ((rsa.RSAPublicKey, "rsa"), (ec.EllipticCurvePublicKey, "ec"),
+                       (ed25519.Ed25519PublicKey, "ed25519"), (ed448.Ed448PublicKey, "ed448")):
+        if issubclass(cls, base):
             return name
-    raise ProtectionError(f"unsupported key type for signatures: {type(public_key).__name__}")
+    return None
 
 
 def _hash_alg_der(hash_name: str) -> bytes:
@@ -300,7 +320,11 @@ def signature_algorithm(public_key, digest: str | None = DEFAULT_DIGEST, pss: bo
     parameters (MGF1 with the same digest, salt length = digest length, as Signer does).
     EC: ecdsa-with-SHA* (no parameters). Ed25519/Ed448: no digest, ``digest`` is ignored.
     """
-    kind = key_type(public_key)
+    return _signature_algorithm(key_type(public_key), digest, pss)
+
+
+@functools.lru_cache(maxsize=64)
+def _signature_algorithm(kind: str, digest: str | None, pss: bool) -> bytes:
     if kind in ("ed25519", "ed448"):
         return algs.encode_algorithm_identifier(algs.SIGNATURE_OIDS[(kind, None)])
     name = algs.digest_name(digest or DEFAULT_DIGEST)

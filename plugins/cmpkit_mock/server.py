@@ -621,7 +621,7 @@ class MockServer:
             own = [s.srv_cert] + self._chain()
             msg.set_extra_certs(own + [c for c in extra if c not in own])
             alg = protection.signature_algorithm(s.srv_signer.public_key(), s.digest)
-            msg.protect_with_signature(s.srv_signer, alg, _subject_key_id(s.srv_cert))
+            msg.protect_with_signature(s.srv_signer, alg, protection.subject_key_id(s.srv_cert))
         else:
             log.warning("mock server has no credentials for protecting its response")
             if extra:
@@ -661,15 +661,6 @@ class MockServer:
         msg = new_message("error", recipient=self.recipient, transaction_id=tid, recip_nonce=self.recip_nonce,
                           body=bodies.error_der(si))
         return msg.to_der()
-
-
-def _subject_key_id(cert_der: bytes) -> Optional[bytes]:
-    from cryptography import x509
-    try:
-        return x509.load_der_x509_certificate(cert_der).extensions.get_extension_for_class(
-            x509.SubjectKeyIdentifier).value.digest
-    except (x509.ExtensionNotFound, ValueError):
-        return None
 
 
 def _oneline(name_der: bytes) -> str:
