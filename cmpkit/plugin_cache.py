@@ -63,8 +63,8 @@ def plugin_options():
 
 def remember(options, plugin_modules) -> None:
     """Record the plugins' ``options`` (plugin modules: the names of the modules that hold the hooks)."""
-    if os.environ.get("CMPKIT_NO_CACHE"):
-        return
+    if os.environ.get("CMPKIT_NO_CACHE") or plugin_options() == list(options):
+        return  # off, or already on record: every command discovers, only a change is written
     packages = {name.partition(".")[0] for name in plugin_modules} | {"cmpkit"}
     files = sorted({m.__file__ for name, m in list(sys.modules.items())
                     if name.partition(".")[0] in packages and getattr(m, "__file__", None)})
