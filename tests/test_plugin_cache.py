@@ -83,3 +83,16 @@ def test_a_broken_plugin_is_reported_every_time(env):
         r = subprocess.run([sys.executable, "-m", "cmpkit", "-help"], capture_output=True, text=True, env=e,
                            timeout=60)
         assert r.returncode == 0 and "plugin 'broken' not loaded" in r.stderr
+
+
+def test_other_commands_leave_an_up_to_date_record_alone(env):
+    e, _ = env
+    help_run(e, "-help")
+    cache_dir = os.path.join(e["XDG_CACHE_HOME"], "cmpkit")
+    (name,) = os.listdir(cache_dir)
+    before = os.stat(os.path.join(cache_dir, name))
+    r = subprocess.run([sys.executable, "-m", "cmpkit", "-config", "", "-cmd", "ir"], capture_output=True, text=True,
+                       env=e, timeout=60)
+    assert r.returncode == 1  # it discovered the plugins, then failed for want of options
+    after = os.stat(os.path.join(cache_dir, name))
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
