@@ -279,13 +279,15 @@ class Client:
         sender = rsp.sender_name_der
         candidates = [c for c in rsp.extra_certs + list(s.untrusted) + list(s.trusted)]
         from cryptography import x509
+
+        from .protection import cert_subject_der
         errors = []
         for cand in dict.fromkeys(candidates):
             try:
-                cert = x509.load_der_x509_certificate(cand)
+                x509.load_der_x509_certificate(cand)
             except ValueError:
                 continue
-            if sender is not None and not same_name(cert.subject.public_bytes(), sender):
+            if sender is not None and not same_name(cert_subject_der(cand), sender):
                 continue
             try:
                 rsp.verify_signature(cand)

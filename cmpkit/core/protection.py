@@ -287,6 +287,16 @@ def subject_key_id(cert_der: bytes) -> bytes | None:
         return None
 
 
+@functools.lru_cache(maxsize=64)
+def cert_subject_der(cert_der: bytes) -> bytes | None:
+    """The subject Name DER of a certificate, as encoded in it (None if it does not parse)."""
+    try:
+        tbs = der.children(der.children(cert_der)[0])
+        return tbs[5 if tbs[0][0] == 0xA0 else 4]
+    except (DecodeError, IndexError):
+        return None
+
+
 def key_type(public_key) -> str:
     """The key type of a ``cryptography`` public key: rsa, ec, ed25519 or ed448; else ProtectionError."""
     name = _key_type_of_class(type(public_key))

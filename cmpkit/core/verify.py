@@ -1733,7 +1733,7 @@ def check_signer_key_usage(cert_der: bytes, ignore_keyusage: bool) -> None:
     if ignore_keyusage:
         return
     try:
-        c = _parsed(bytes(cert_der))
+        c = _parse_once(bytes(cert_der))  # only read
     except Exception as exc:  # noqa: BLE001
         raise VerifyError(f"cannot parse the CMP signer certificate: {exc}") from None
     if c.ku is not None and "digital_signature" not in c.ku:

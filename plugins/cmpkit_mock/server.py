@@ -332,20 +332,16 @@ class MockServer:
     def _cert_acceptable(self, cert_der: bytes, req: PKIMessage, sender: bytes, kid: Optional[bytes]) -> bool:
         from cryptography import x509
 
+        from cmpkit.core import protection
         from cmpkit.core.verify import check_signer_key_usage
         try:
-            cert = x509.load_der_x509_certificate(cert_der)
+            x509.load_der_x509_certificate(cert_der)
         except ValueError:
             return False
-        if not _same_name(cert.subject.public_bytes(), sender):
+        if not _same_name(protection.cert_subject_der(cert_der), sender):
             return False
-        if kid is not None:
-            try:
-                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-            except (x509.ExtensionNotFound, ValueError):
-                return False
-            if ski != kid:
-                return False
+        if kid is not None and protection.subject_key_id(cert_der) != kid:
+            return False
         try:
             check_signer_key_usage(cert_der, False)
             req.verify_signature(cert_der)
