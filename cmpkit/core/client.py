@@ -8,6 +8,7 @@ through its ``last_exchange`` attribute: ``(sent_der, replayed)``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class Client:
         self.deadline: Optional[float] = None
         self.extra_certs_in: list = []
         self._pbm_alg: Optional[bytes] = None
+        self._expected_spki: Optional[tuple] = None  # (requested public key, its SPKI DER)
         bind = getattr(transfer, "bind_client", None)
         if bind is not None:  # e.g. -reqin replay needs our nonces and protection
             bind(self)
@@ -411,7 +413,9 @@ class Client:
             expected = s.newkey_signer.public_key()
         if expected is not None and s.cmd != "p10cr":
             fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-            if cert.public_key().public_bytes(*fmt) != expected.public_bytes(*fmt):
+            if self._expected_spki is None or self._expected_spki[0] is not expected:
+                self._expected_spki = (expected, expected.public_bytes(*fmt))  # once per key, not per -repeat
+            if cert.public_key().public_bytes(*fmt) != self._expected_spki[1]:
                 raise TransactionError("public key in the newly enrolled certificate does not match the requested key")
         if s.out_trusted:
             try:
@@ -423,31 +427,9 @@ class Client:
     @staticmethod
     def _build_chain(cert_der: bytes, pool: list) -> list:
         """The issuer chain of ``cert_der`` found in ``pool`` by name and signature (no trust)."""
-        from cryptography import x509
-        certs = []
-        for c in dict.fromkeys(pool):
-            try:
-                certs.append((c, x509.load_der_x509_certificate(c)))
-            except ValueError:
-                continue
-        chain = []
-        current = x509.load_der_x509_certificate(cert_der)
-        seen = {cert_der}
-        while current.issuer != current.subject:
-            for der_c, c in certs:
-                if der_c in seen or c.subject != current.issuer:
-                    continue
-                try:
-                    current.verify_directly_issued_by(c)
-                except (ValueError, TypeError, Exception):  # noqa: BLE001 - any mismatch means "not the issuer"
-                    continue
-                chain.append(der_c)
-                seen.add(der_c)
-                current = c
-                break
-            else:
-                break
-        return chain
+        return list(_issuer_chain(bytes(cert_der), tuple(bytes(c) for c in pool)))
+
+
 
     def _revoke(self) -> Result:
         s = self.s
@@ -476,3 +458,33 @@ class Client:
         req = self._new("genm", bodies.genm_der(self.s.infotypes))
         rsp = self._exchange(req, ("genp",))
         return Result(itavs=bodies.read_itavs(rsp.body), extra_certs=self.extra_certs_in)
+
+
+@functools.lru_cache(maxsize=32)
+def _issuer_chain(cert_der: bytes, pool: tuple) -> tuple:
+    """Client._build_chain, memoised: -repeat and the mock server build the same chains again."""
+    from cryptography import x509
+    certs = []
+    for c in dict.fromkeys(pool):
+        try:
+            certs.append((c, x509.load_der_x509_certificate(c)))
+        except ValueError:
+            continue
+    chain = []
+    current = x509.load_der_x509_certificate(cert_der)
+    seen = {cert_der}
+    while current.issuer != current.subject:
+        for der_c, c in certs:
+            if der_c in seen or c.subject != current.issuer:
+                continue
+            try:
+                current.verify_directly_issued_by(c)
+            except (ValueError, TypeError, Exception):  # noqa: BLE001 - any mismatch means "not the issuer"
+                continue
+            chain.append(der_c)
+            seen.add(der_c)
+            current = c
+            break
+        else:
+            break
+    return tuple(chain)

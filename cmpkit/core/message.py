@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
+import time
 from typing import Iterable, Optional
 
 from pyasn1.codec.der import decoder as _decoder
@@ -172,6 +174,7 @@ def same_name(a: Optional[bytes], b: Optional[bytes]) -> bool:
 
 _OCTET_FIELDS = {"senderKID": 2, "recipKID": 3, "transactionID": 4, "senderNonce": 5, "recipNonce": 6}
 _HEADER_TAGS = {"messageTime": 0, "protectionAlg": 1, **_OCTET_FIELDS, "freeText": 7, "generalInfo": 8}
+_HEADER_NAMES = {n: name for name, n in _HEADER_TAGS.items()}
 _GENERALIZED_TIME = re.compile(rb"(\d{14})(\.\d*[1-9])?Z")
 
 
@@ -204,7 +207,7 @@ class Header:
         if len(items) < 3:
             raise DecodeError("malformed PKIHeader: pvno, sender and recipient are required")
         h = cls(der.read_integer(items[0]), items[1], items[2])
-        by_tag = {n: name for name, n in _HEADER_TAGS.items()}
+        by_tag = _HEADER_NAMES
         last = -1
         for item in items[3:]:
             n = item[0] - 0xA0
@@ -529,8 +532,6 @@ class PKIMessage:
 
         Returns the certificate that verified. ProtectionError if missing or wrong.
         """
-        from cryptography import x509
-
         alg, prot = self.protection_alg, self.protection
         if alg is None or prot is None:
             raise ProtectionError("message is not protected")
@@ -540,10 +541,10 @@ class PKIMessage:
                 raise ProtectionError("no signer certificate: none given and extraCerts is empty")
             cert_der = certs[0]
         try:
-            cert = x509.load_der_x509_certificate(cert_der)
+            public_key = _certificate_public_key(bytes(cert_der))
         except ValueError as exc:
             raise ProtectionError(f"cannot parse signer certificate: {exc}") from None
-        protection.verify_signature(cert.public_key(), alg, self.protected_part(), prot)
+        protection.verify_signature(public_key, alg, self.protected_part(), prot)
         return cert_der
 
     def __repr__(self) -> str:
@@ -566,7 +567,7 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
         raise ValueError(f"unknown body type {body_type!r}")
     h = Header(pvno, bytes(sender), bytes(recipient))
     if with_time:
-        h.messageTime = _time_text(message_time or datetime.datetime.now(datetime.timezone.utc))
+        h.messageTime = _time_text(message_time) if message_time else _now_text(int(time.time()))
     h.senderKID, h.recipKID, h.recipNonce = sender_kid, recip_kid, recip_nonce
     h.transactionID = transaction_id if transaction_id is not None else os.urandom(16)
     h.senderNonce = sender_nonce if sender_nonce is not None else os.urandom(16)
@@ -587,6 +588,13 @@ def body_tlv(body_type: str, body=None) -> bytes:
     return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
 
 
+@functools.lru_cache(maxsize=64)
+def _certificate_public_key(cert_der: bytes):
+    """The public key of a certificate (parsed once: a run checks the same signers again and again)."""
+    from cryptography import x509
+    return x509.load_der_x509_certificate(cert_der).public_key()
+
+
 def _parse_time(text: bytes) -> Optional[datetime.datetime]:
     """A DER GeneralizedTime's text as an aware datetime; None if it is not a valid one."""
     m = _GENERALIZED_TIME.fullmatch(text)
@@ -599,6 +607,12 @@ def _parse_time(text: bytes) -> Optional[datetime.datetime]:
         return datetime.datetime(*fields, tzinfo=datetime.timezone.utc)
     except ValueError:  # e.g. month 13
         return None
+
+
+@functools.lru_cache(maxsize=2)
+def _now_text(second: int) -> bytes:
+    """GeneralizedTime text of a POSIX second (messageTime of a new message: one strftime a second)."""
+    return _time_text(datetime.datetime.fromtimestamp(second, datetime.timezone.utc))
 
 
 def _time_text(dt: datetime.datetime) -> bytes:
