@@ -33,12 +33,19 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
 
 
 def children(data: bytes) -> list[bytes]:
-    """The complete TLVs inside the single constructed item ``data``."""
-    _tag, start, end = read_tlv(data)
-    out, pos = [], start
+    """The complete TLVs inside the single constructed item ``data`` (each within it)."""
+    _tag, pos, end = read_tlv(data)
+    out = []
+    append = out.append
     while pos < end:
-        _t, _s, e = read_tlv(data, pos)
-        out.append(data[pos:e])
+        first = data[pos + 1] if pos + 1 < end else 0x80
+        if first < 0x80 and data[pos] & 0x1F != 0x1F:  # the common short form, read here: the hot path
+            e = pos + 2 + first
+        else:
+            _t, _s, e = read_tlv(data, pos)
+        if e > end:
+            raise DecodeError(f"truncated DER: item claims {e - pos} bytes, {end - pos} present")
+        append(data[pos:e])
         pos = e
     return out
 
