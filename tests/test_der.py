@@ -33,3 +33,22 @@ def test_oid_errors():
             der.read_oid(bad)
     with pytest.raises(ValueError):
         der.oid("3.1")
+
+
+def test_children_short_and_long_forms():
+    long_item = der.tlv(0x04, b"x" * 200)  # a two-byte length
+    outer = der.sequence(der.tlv(0x02, b"\x01"), long_item, der.tlv(0x05, b""))
+    assert der.children(outer) == [b"\x02\x01\x01", long_item, b"\x05\x00"]
+    assert der.children(b"\x30\x00") == []
+
+
+@pytest.mark.parametrize("data", [
+    b"\x30\x03\x04\x05abc",          # a child claims more than its parent holds
+    b"\x30\x03\x04\x05abcdef",       # ... even when the bytes after the parent would cover it
+    b"\x30\x01\x04",                 # a child with no length byte
+    b"\x30\x04\x04\x81\x05a",        # a long-form child beyond its parent
+    b"\x30\x02\x1f\x00",             # a multi-byte tag
+])
+def test_children_rejects_items_beyond_their_parent(data):
+    with pytest.raises(DecodeError):
+        der.children(data)
