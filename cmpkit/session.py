@@ -416,30 +416,22 @@ def _conf(cfg):
 
 # ---------------------------------------------------------------- outputs
 
-def _file_mode() -> int:
-    """The mode a plain open() would give a new file (0666 less the umask), as openssl's are."""
-    global _FILE_MODE
-    if _FILE_MODE is None:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        _FILE_MODE = 0o666 & ~umask
-    return _FILE_MODE
-
-
-_FILE_MODE: Optional[int] = None
-
-
 def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename;
-    the file gets ``mode``, by default a plain file's (0666 less the umask)."""
-    directory = os.path.dirname(os.path.abspath(path))
+    the file gets ``mode`` (default 0666), less the umask, as a plain open() and openssl give."""
+    directory, name = os.path.split(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.cmpkit-tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".cmpkit-", dir=directory)
+        try:
+            fd = os.open(tmp, flags, 0o666 if mode is None else mode)
+        except FileExistsError:  # left by a killed run with our pid: a fresh random name
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+            os.fchmod(fd, (0o666 if mode is None else mode) & ~_umask())
     except OSError as exc:
         raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), _file_mode() if mode is None else mode)  # mkstemp makes 0600
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
@@ -448,6 +440,12 @@ def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None
         except OSError:
             pass
         raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
+
+
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def certs_bytes(certs: list, certform: Optional[str]) -> bytes:
