@@ -8,8 +8,8 @@ import sys
 
 from common import alternate, make_pki, table, timed, TOOLS
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 
 
 def scenarios(p):

@@ -431,8 +431,12 @@ def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None
     except OSError as exc:
         raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         try:
