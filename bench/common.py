@@ -58,6 +58,6 @@ def table(title, rows, unit="ms", higher_is_better=False):
     print(f"| measurement | cmpkit ({unit}) | openssl ({unit}) | ratio cmpkit/openssl |")
     print("|---|---:|---:|---:|")
     for label, v in rows:
-        ratio = v["cmpkit"] / v["openssl"] if v["openssl"] else float("nan")
         note = " (higher is better)" if higher_is_better else ""
-        print(f"| {label} | {v['cmpkit']:.2f} | {v['openssl']:.2f} | {ratio:.2f}{note} |")
+        ratio = f"{v['cmpkit'] / v['openssl']:.2f}{note}" if v["openssl"] else "n/a (openssl gave 0)"
+        print(f"| {label} | {v['cmpkit']:.2f} | {v['openssl']:.2f} | {ratio} |")

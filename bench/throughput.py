@@ -17,7 +17,7 @@ from common import OPENSSL, TOOLS, env, make_pki, table
 from tests.tools import Server
 
 R = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 CLIENTS = [int(c) for c in sys.argv[3:]] or [1, 8, 32]
 STALL = 60.0  # seconds after which a batch counts as stalled (openssl's one-connection-at-a-time server
 #               can wait forever on a kept-alive connection while that client queues its next one)
