@@ -47,7 +47,7 @@ def all_options():
     return list(OPTIONS) + contributed
 
 
-def _help_without_discovery(argv) -> bool:
+def _help_without_discovery() -> bool:
     """`cmpkit`, `cmpkit -help`: print the help from the cached plugin options, if they are up to date."""
     from . import plugin_cache
     contributed = plugin_cache.plugin_options()
@@ -61,7 +61,7 @@ def _help_without_discovery(argv) -> bool:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv in HELP_ARGS and _help_without_discovery(argv):
+    if argv in HELP_ARGS and _help_without_discovery():
         return 1 if not argv else 0
     log = setup_logging()
     from .errors import CmpError

@@ -73,15 +73,11 @@ def remember(options, plugin_modules) -> None:
                               "options": [tuple(o) for o in options]})
     except ValueError:  # an option default marshal cannot store: no cache
         return
+    from .errors import CmpError
+    from .session import write_atomically
     path = _path()
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        write_atomically(path, data)
+    except (OSError, CmpError):
+        pass

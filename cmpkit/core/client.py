@@ -429,8 +429,6 @@ class Client:
         """The issuer chain of ``cert_der`` found in ``pool`` by name and signature (no trust)."""
         return list(_issuer_chain(bytes(cert_der), tuple(bytes(c) for c in pool)))
 
-
-
     def _revoke(self) -> Result:
         s = self.s
         from cryptography import x509
