@@ -104,6 +104,7 @@ def test_parse_server(text, tls, expected):
     ("HTTP://host", "invalid URL scheme 'HTTP'"),
     ("://host", "empty scheme"),
     ("host:99999", "invalid port number"),
+    ("host:" + "9" * 5000, "invalid port number"),       # no int() of 5000 digits (ValueError)
     ("host:", "invalid port number"),
     ("host:+5", "invalid port number"),
     ("[::1", "missing ']'"),
@@ -317,6 +318,13 @@ def test_oversized_response():
             transfer(port)(seq(b"a"))
 
 
+def test_truncated_response_body():
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 100\r\n\r\n"
+    with canned(head.encode() + seq(b"x")) as port:      # a whole DER message, 95 bytes short
+        with pytest.raises(TransferError, match="response body truncated: 95 bytes"):
+            transfer(port)(seq(b"a"))
+
+
 # ------------------------------------------------------------------ the server
 
 def raw(port: int, data: bytes, shutdown: bool = False) -> bytes:
@@ -347,6 +355,7 @@ def post(body: bytes, length=None, path="/") -> bytes:
     (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", b"411"),          # no Content-Length
     (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
     (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", b"400"),
+    (b"POST / HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", b"400"),  # no int() of 5000 digits
     (b"POST / HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", b"431"),   # too many header lines
     (b"BREW / HTTP/1.1\r\n\r\n", b"501"),
     (b"POST / HTTP/1.1\r\nContent-Length: 4\r\n folded\r\n\r\n" + seq(b""), b"400"),  # obsolete folding
@@ -466,6 +475,8 @@ def test_make_server_port_errors():
         make_server(cfg(port="x"), echo)
     with pytest.raises(ConfigError, match="invalid -port argument"):
         make_server(cfg(port="70000"), echo)
+    with pytest.raises(ConfigError, match="invalid -port argument"):
+        make_server(cfg(port="9" * 5000), echo)
 
 
 def test_serve_prints_accept_line_and_stops_after_max_msgs(tmp_path):

@@ -241,6 +241,8 @@ def decode_der(data: bytes, spec, what: str):
     from pyasn1.codec.der import decoder
     from pyasn1.error import PyAsn1Error
 
+    from . import der
+    der.check_bounds(bytes(data), what)
     try:
         value, rest = decoder.decode(bytes(data), asn1Spec=spec)
     except (PyAsn1Error, TypeError, ValueError) as exc:

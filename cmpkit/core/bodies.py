@@ -308,7 +308,7 @@ def read_template(item: bytes) -> Template:
         last = tag & 0x1F
         name = _TEMPLATE_TAGS[tag]
         if name == "serialNumber":
-            t.serial = der.read_integer(b"\x02" + field_item[1:])
+            t.serial = der.read_integer(b"\x02" + field_item[1:], "CertTemplate serialNumber")
         elif name in ("issuer", "subject"):
             setattr(t, name, _name(_single(field_item, f"CertTemplate {name}"), f"CertTemplate {name}"))
         elif name == "validity":
@@ -332,7 +332,7 @@ def read_template(item: bytes) -> Template:
             if not bits or bits[0] > 7:
                 raise DecodeError(f"malformed CertTemplate {name}")
         elif name == "version":
-            der.read_integer(b"\x02" + field_item[1:])
+            der.read_integer(b"\x02" + field_item[1:], "CertTemplate version")
     return t
 
 
@@ -376,7 +376,7 @@ def read_cert_requests(body: bytes) -> list[CertRequestInfo]:
                     cid = der.parts(type_value[1], 0x30, "CertId")
                     if len(cid) != 2:
                         raise DecodeError("malformed CertId")
-                    old = (cid[0], der.read_integer(cid[1]))
+                    old = (cid[0], der.read_integer(cid[1], "CertId serialNumber"))
         popo = alg = sig = pin = pin_key = None
         rest = fields[1:]
         if rest and rest[0][0] in _POPO_NAMES:
@@ -400,7 +400,7 @@ def read_cert_requests(body: bytes) -> list[CertRequestInfo]:
                 sig = sig[1:]
         if rest and (len(rest) > 1 or rest[0][0] != 0x30):
             raise DecodeError("malformed CertReqMsg: unexpected component")
-        out.append(CertRequestInfo(der.read_integer(req_fields[0]), read_template(req_fields[1]), old,
+        out.append(CertRequestInfo(der.read_integer(req_fields[0], "CertRequest certReqId"), read_template(req_fields[1]), old,
                                    popo, alg, sig, pin is not None, req, pin, pin_key))
     return out
 
@@ -443,7 +443,7 @@ def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
                 raise DecodeError("malformed CertifiedKeyPair")
         if rest and (len(rest) > 1 or rest[0][0] != 0x04):
             raise DecodeError("malformed CertResponse: unexpected component")
-        out.append(CertResponseInfo(der.read_integer(rf[0]), StatusInfo.from_der(rf[1]), cert, enc))
+        out.append(CertResponseInfo(der.read_integer(rf[0], "CertResponse certReqId"), StatusInfo.from_der(rf[1]), cert, enc))
     return ca_pubs, out
 
 
@@ -476,7 +476,7 @@ def read_cert_conf(body: bytes) -> list[tuple[bytes, int, Optional[StatusInfo], 
             alg = _algorithm_identifier(_single(rest.pop(0), "CertStatus hashAlg"), "CertStatus hashAlg")
         if rest:
             raise DecodeError("malformed CertStatus: unexpected component")
-        out.append((der.read_octets(fields[0]), der.read_integer(fields[1]), si, alg))
+        out.append((der.read_octets(fields[0]), der.read_integer(fields[1], "CertStatus certReqId"), si, alg))
     return out
 
 

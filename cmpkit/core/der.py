@@ -5,6 +5,15 @@ import functools
 
 from ..errors import DecodeError
 
+# The limits of every DER read, in one place (DESIGN 6: every decoder is linear in its input and
+# bounded). What exceeds them is refused as malformed before any arithmetic is done on it.
+MAX_LENGTH_OCTETS = 4      # a length field of up to 4 octets: items up to 4 GiB (requests are bounded long before)
+MAX_DEPTH = 48             # nesting of constructed items (a certificate inside a message needs about 15)
+MAX_OID_BYTES = 128        # content octets of one OBJECT IDENTIFIER (registered ones need < 40, cryptography takes 63)
+MAX_OID_ARC_BYTES = 20     # one arc: 140 bits, room for the 128-bit UUID arcs under 2.25 (ITU-T X.667)
+MAX_INTEGER_BYTES = 64     # an INTEGER read as a number: versions, counters, certReqIds, serials (RFC 5280: 20)
+MAX_BIG_INTEGER_BYTES = 1040  # any INTEGER inside a structure: room for 8192-bit DH/DSA domain parameters
+
 
 def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
     """The item at ``pos``: (first tag byte, content start, end). Definite lengths only."""
@@ -20,7 +29,7 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
         length = first
     else:
         count = first & 0x7F
-        if count == 0 or count > 4:
+        if count == 0 or count > MAX_LENGTH_OCTETS:
             raise DecodeError("unsupported DER length encoding")
         if pos + count > n:
             raise DecodeError("truncated DER length")
@@ -77,14 +86,16 @@ def integer(n: int) -> bytes:
     return tlv(0x02, n.to_bytes((n + (n < 0)).bit_length() // 8 + 1, "big", signed=True))
 
 
-def read_integer(item: bytes) -> int:
-    """The value of the single DER INTEGER ``item``."""
+def read_integer(item: bytes, what: str = "INTEGER") -> int:
+    """The value of the single DER INTEGER ``item`` (at most MAX_INTEGER_BYTES); DecodeError naming ``what``."""
     tag, start, end = read_tlv(item)
     if tag != 0x02 or start == end:
-        raise DecodeError("malformed INTEGER")
+        raise DecodeError(f"malformed {what}")
+    if end - start > MAX_INTEGER_BYTES:
+        raise DecodeError(f"malformed {what}: an INTEGER of {end - start} octets (at most {MAX_INTEGER_BYTES})")
     if end - start > 1 and (item[start] == 0 and item[start + 1] < 0x80
                             or item[start] == 0xFF and item[start + 1] >= 0x80):
-        raise DecodeError("malformed INTEGER: not minimally encoded")
+        raise DecodeError(f"malformed {what}: not minimally encoded")
     return int.from_bytes(item[start:end], "big", signed=True)
 
 
@@ -115,10 +126,14 @@ def read_oid(item: bytes) -> str:
 
 
 def oid_text(body: bytes) -> str:
-    """The dotted string of OBJECT IDENTIFIER content octets (minimal arcs required)."""
+    """The dotted string of OBJECT IDENTIFIER content octets (minimal arcs required).
+
+    Linear: at most MAX_OID_BYTES octets, no arc longer than MAX_OID_ARC_BYTES."""
     if not body or body[-1] & 0x80:
         raise DecodeError("malformed OBJECT IDENTIFIER")
-    arcs, value, fresh = [], 0, True
+    if len(body) > MAX_OID_BYTES:
+        raise DecodeError(f"malformed OBJECT IDENTIFIER: {len(body)} octets (at most {MAX_OID_BYTES})")
+    arcs, value, fresh, size = [], 0, True, 0
     for byte in body:
         if fresh and byte == 0x80:
             raise DecodeError("malformed OBJECT IDENTIFIER: not minimally encoded")
@@ -126,10 +141,45 @@ def oid_text(body: bytes) -> str:
         fresh = not byte & 0x80
         if fresh:
             arcs.append(value)
-            value = 0
+            value = size = 0
+        else:
+            size += 1
+            if size >= MAX_OID_ARC_BYTES:
+                raise DecodeError(f"malformed OBJECT IDENTIFIER: an arc longer than {MAX_OID_ARC_BYTES} octets")
     first = arcs[0]
     head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
     return ".".join(str(a) for a in head + arcs[1:])
+
+
+def check_bounds(data: bytes, what: str) -> None:
+    """Refuse the DER item ``data`` if anything inside it breaks the limits above: nesting deeper
+    than MAX_DEPTH, an OBJECT IDENTIFIER longer than MAX_OID_BYTES, an INTEGER longer than
+    MAX_BIG_INTEGER_BYTES, an item past its parent's end.
+
+    One linear pass without recursion, run before untrusted DER goes to pyasn1 (whose decoding
+    of OIDs is quadratic in their length and which recurses once per level)."""
+    try:
+        _tag, _start, end = read_tlv(data)
+        stack = [(0, end)]
+        while stack:
+            pos, end = stack[-1]
+            if pos >= end:
+                stack.pop()
+                continue
+            tag, start, stop = read_tlv(data, pos)
+            if stop > end:
+                raise DecodeError(f"item claims {stop - pos} bytes, {end - pos} present")
+            stack[-1] = (stop, end)
+            if tag & 0x20:
+                if len(stack) >= MAX_DEPTH:
+                    raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
+                stack.append((start, stop))
+            elif tag == 0x06 and stop - start > MAX_OID_BYTES:
+                raise DecodeError(f"an OBJECT IDENTIFIER of {stop - start} octets (at most {MAX_OID_BYTES})")
+            elif tag == 0x02 and stop - start > MAX_BIG_INTEGER_BYTES:
+                raise DecodeError(f"an INTEGER of {stop - start} octets (at most {MAX_BIG_INTEGER_BYTES})")
+    except DecodeError as exc:
+        raise DecodeError(f"malformed {what}: {exc}") from None
 
 
 def read_bits(item: bytes) -> list[int]:

@@ -36,6 +36,7 @@ STATUS_NAMES = ("accepted", "grantedWithMods", "rejection", "waiting", "revocati
 
 
 def _decode(data: bytes, spec):
+    der.check_bounds(data, type(spec).__name__)
     try:
         value, rest = _decoder.decode(data, asn1Spec=spec)
     except DecodeError:
@@ -56,6 +57,18 @@ def decode(data: bytes, spec):
     if not data:
         raise DecodeError(f"malformed {type(spec).__name__}: no data")
     return _decode(bytes(data), spec)
+
+
+def _check_certificates(certs: list, what: str) -> None:
+    """DecodeError unless every item of ``certs`` is a well-formed X.509 certificate (as openssl's
+    d2i of the message requires); cryptography parses one in about 2 us."""
+    from cryptography import x509
+    for n, cert in enumerate(certs, 1):
+        try:
+            x509.load_der_x509_certificate(cert)
+        except ValueError as exc:
+            reason = (str(exc).splitlines() or ["not a certificate"])[0][:120]
+            raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}") from None
 
 
 def encode(value) -> bytes:
@@ -88,7 +101,7 @@ class StatusInfo:
         parts = der.children(item) if item[:1] == b"\x30" else []
         if not parts:
             raise DecodeError("malformed PKIStatusInfo")
-        status, rest, texts, bits = der.read_integer(parts[0]), parts[1:], [], []
+        status, rest, texts, bits = der.read_integer(parts[0], "PKIStatus"), parts[1:], [], []
         if rest and rest[0][0] == 0x30:
             texts = _read_free_text(rest.pop(0), "malformed PKIStatusInfo statusString")
         if rest and rest[0][0] == 0x03:
@@ -206,7 +219,7 @@ class Header:
         items = der.children(data)
         if len(items) < 3:
             raise DecodeError("malformed PKIHeader: pvno, sender and recipient are required")
-        h = cls(der.read_integer(items[0]), items[1], items[2])
+        h = cls(der.read_integer(items[0], "PKIHeader pvno"), items[1], items[2])
         by_tag = _HEADER_NAMES
         last = -1
         for item in items[3:]:
@@ -349,8 +362,7 @@ class PKIMessage:
                 extra = der.children(inner[0])
                 if not extra:
                     raise DecodeError("malformed extraCerts: an empty SEQUENCE (SIZE (1..MAX))")
-                if any(c[0] != 0x30 for c in extra):
-                    raise DecodeError("malformed extraCerts: each certificate must be a SEQUENCE")
+                _check_certificates(extra, "extraCerts")
         return cls(header, body_tlv, protection, extra, header_der=items[0], der_bytes=data)
 
     def to_der(self) -> bytes:

@@ -188,7 +188,7 @@ def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
         if len(fields) != 4 or der.read_tlv(params_der)[2] != len(params_der):
             raise DecodeError("malformed PBM parameters")
         salt, owf, iterations, mac = (der.read_octets(fields[0]), algs.decode_algorithm_identifier(fields[1]),
-                                      der.read_integer(fields[2]), algs.decode_algorithm_identifier(fields[3]))
+                                      der.read_integer(fields[2], "PBM iterationCount"), algs.decode_algorithm_identifier(fields[3]))
     except DecodeError as exc:
         raise ProtectionError(str(exc)) from None
     owf_name = algs.HASH_BY_OID.get(owf[0])

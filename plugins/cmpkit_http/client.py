@@ -79,7 +79,7 @@ def parse_url(text: str, what: str = "-server") -> tuple:
     port = None
     if rest.startswith(":"):
         m = re.match(r":([0-9]+)", rest)
-        if m is None or int(m.group(1)) > 65535:
+        if m is None or len(m.group(1)) > 5 or int(m.group(1)) > 65535:
             raise bad(f"invalid port number '{rest[1:]}'")
         if m.group(1) != "0":
             port = int(m.group(1))

@@ -171,8 +171,11 @@ class _Connection(asyncio.Protocol):
         length_text = headers.get("content-length")
         if length_text is None:
             return self._reject(411, "Length Required", "request without Content-Length")
-        if not length_text.strip().isdigit():
-            return self._reject(400, "Bad Request", f"invalid Content-Length '{length_text}'")
+        length_text = length_text.strip()
+        if not length_text.isdigit():
+            return self._reject(400, "Bad Request", f"invalid Content-Length '{length_text[:40]}'")
+        if len(length_text) > len(str(MAX_REQUEST)):  # no arithmetic on a number of any length
+            return self._reject(400, "Bad Request", f"Content-Length of {len(length_text)} digits exceeds {MAX_REQUEST} bytes")
         length = int(length_text)
         if length > MAX_REQUEST:
             return self._reject(400, "Bad Request", f"request of {length} bytes exceeds {MAX_REQUEST} bytes")
@@ -354,7 +357,7 @@ def _option(cfg, name: str):
 
 def parse_port(text) -> int:
     value = str(text).strip()
-    if not value.isdigit() or int(value) > 65535:
+    if not value.isdigit() or len(value) > 5 or int(value) > 65535:
         raise ConfigError(f"invalid -port argument '{text}': must be a port number 0..65535")
     return int(value)
 

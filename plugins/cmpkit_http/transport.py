@@ -124,6 +124,9 @@ class _Body(httpx.SyncByteStream):
             except (http.client.HTTPException, OSError) as exc:
                 raise httpx.ReadError(f"response body: {exc!r}") from exc
             if not chunk:
+                if self.response.length:  # http.client's read1 does not raise IncompleteRead
+                    raise httpx.ReadError(f"response body truncated: {self.response.length} bytes "
+                                          "of its Content-Length missing")
                 return
             yield chunk
 

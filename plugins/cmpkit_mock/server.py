@@ -23,13 +23,13 @@ from typing import Optional
 from cmpkit.core import bodies, der
 from cmpkit.core.message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                                  directory_name, name_from_general_name, new_message)
-from cmpkit.errors import CmpError
+from cmpkit.errors import CmpError, DecodeError
 
 log = logging.getLogger("cmpkit")
 
 # PKIStatus and PKIFailureInfo bit numbers used here (RFC 9810 5.2.3)
 ACCEPTED, REJECTION, WAITING = 0, 2, 3
-BAD_REQUEST, BAD_DATA_FORMAT, BAD_POP = 2, 5, 9
+BAD_ALG, BAD_REQUEST, BAD_DATA_FORMAT, BAD_POP = 0, 2, 5, 9
 MAX_FAILURE_BIT = 26
 
 NEW_TRANSACTION = ("ir", "cr", "p10cr", "kur", "rr", "genm", "error")
@@ -81,11 +81,12 @@ class Failure(Exception):
 
 
 class PopoFailure(Exception):
-    """Proof of possession not verified: answered with rejection / badPOP, not an error message."""
+    """Proof of possession not verified: answered with rejection and ``bit`` (badPOP, or badAlg for a
+    key or algorithm this server cannot check), not an error message."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, bit: int = None):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.bit = reason, BAD_POP if bit is None else bit
 
 
 @dataclass
@@ -188,6 +189,9 @@ class MockServer:
         try:
             verified = self._check_request(req)
             rsp = self._dispatch(req)
+        except DecodeError as exc:  # a body part read lazily, as OpenSSL's d2i would have read it first
+            log.error("mock server: cannot decode request: %s", exc)
+            return self._decode_error(str(exc))
         except Failure as exc:
             log.error("%s", exc)
             if not verified:
@@ -393,7 +397,7 @@ class MockServer:
         except PopoFailure as exc:
             log.error("%s", exc.reason)
             self.implicit_confirm = False
-            si = StatusInfo(REJECTION, [exc.reason], [BAD_POP])
+            si = StatusInfo(REJECTION, [exc.reason], [exc.bit])
             body = bodies.cert_rep_der([(cert_req_id, si, None)])
             return self._message(rsp_type, body, unprotected=s.send_unprot_err)
         # the mock CA
@@ -434,12 +438,15 @@ class MockServer:
         """ossl_cmp_verify_popo(): p10cr self-signature, or the CRMF POPO of the first request."""
         if req.body_type == "p10cr":
             from cryptography import x509
+            from cryptography.exceptions import UnsupportedAlgorithm
 
             from cmpkit.core import protection
             try:
                 csr = x509.load_der_x509_csr(der.content(bodies.encode(req.body)))
                 ok, kind = csr.is_signature_valid, protection.key_type(csr.public_key())
-            except (CmpError, ValueError, TypeError):  # unparsable or unsupported CSR
+            except UnsupportedAlgorithm:  # a key type (ML-DSA, say) this server cannot verify
+                raise PopoFailure("unsupported algorithm", BAD_ALG) from None
+            except (CmpError, ValueError, TypeError):  # unparsable CSR
                 raise PopoFailure("request not accepted") from None
             if not ok:
                 raise PopoFailure("invalid padding" if kind == "rsa" else "EVP lib")
@@ -468,12 +475,15 @@ class MockServer:
     @staticmethod
     def _check_popo_signature(spki: bytes, alg: bytes, signed: bytes, signature: bytes) -> None:
         """Verify a POPO signature; the failure text is the first one OpenSSL 3.0 queues."""
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
         from cmpkit.core import algs, protection
         try:
             public_key = load_der_public_key(spki)
             kind = protection.key_type(public_key)
+        except UnsupportedAlgorithm:  # a key type or curve this server cannot verify
+            raise PopoFailure("unsupported algorithm", BAD_ALG) from None
         except (CmpError, ValueError, TypeError):
             raise PopoFailure("EVP lib") from None
         try:
