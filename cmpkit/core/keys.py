@@ -1,23 +1,7 @@
 """Key handles: the one interface through which cmpkit signs, whether the key is in memory or in a token."""
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-
-@runtime_checkable
-class Signer(Protocol):
-    """A private key that can sign; a token key never leaves its token.
-
-    ``public_key()`` returns a ``cryptography`` public key object.
-    ``sign(data, digest, pss)`` returns the signature over ``data`` (the signer hashes):
-    ``digest`` is a hash name such as "sha256" (None for Ed25519/Ed448); ``pss`` selects
-    RSASSA-PSS (salt length = digest length, MGF1 with the same digest) instead of PKCS#1 v1.5.
-    ECDSA signatures are returned DER-encoded (Ecdsa-Sig-Value).
-    """
-
-    def public_key(self): ...
-
-    def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes: ...
+from ..types import Signer  # noqa: F401  (the contract lives in cmpkit.types)
 
 
 def hash_algorithm(name: str):
