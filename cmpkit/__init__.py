@@ -1,4 +1,8 @@
-"""cmpkit: a Certificate Management Protocol (RFC 4210/9810) toolkit; public API, imported lazily."""
+"""cmpkit: a Certificate Management Protocol (RFC 4210/9810) toolkit; the public API, imported lazily.
+
+Plugins and library users import from here (and from ``cmpkit.types``, ``cmpkit.hookspecs``,
+``cmpkit.errors`` and ``cmpkit.core``), never from the shell's modules (``cmpkit.app``).
+"""
 from __future__ import annotations
 
 from .errors import (CmpError, ConfigError, CredentialError, DecodeError, PluginError,
@@ -6,15 +10,24 @@ from .errors import (CmpError, ConfigError, CredentialError, DecodeError, Plugin
 
 __version__ = "0.1.0"
 
-__all__ = ["PKIMessage", "hookimpl", "CmpError", "ConfigError", "CredentialError", "DecodeError",
-           "PluginError", "ProtectionError", "TransactionError", "TransferError", "VerifyError"]
+# name -> module that defines it; imported on first use, so `import cmpkit` stays cheap
+_LAZY = {
+    "PKIMessage": "cmpkit.core.message",
+    "hookimpl": "cmpkit.plugins",
+    "Transport": "cmpkit.types", "ReplayedResponse": "cmpkit.types", "Signer": "cmpkit.types",
+    "VerificationPolicy": "cmpkit.types", "LoadContext": "cmpkit.types",
+    "write_atomically": "cmpkit.app.files", "file_path": "cmpkit.app.files",
+}
+
+__all__ = sorted(_LAZY) + ["CmpError", "ConfigError", "CredentialError", "DecodeError", "PluginError",
+                           "ProtectionError", "TransactionError", "TransferError", "VerifyError"]
 
 
-def __getattr__(name):  # lazy: `import cmpkit` must stay cheap
-    if name == "PKIMessage":
-        from .core.message import PKIMessage
-        return PKIMessage
-    if name == "hookimpl":
-        from .plugins import hookimpl
-        return hookimpl
-    raise AttributeError(f"module 'cmpkit' has no attribute {name!r}")
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cmpkit' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

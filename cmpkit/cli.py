@@ -82,15 +82,15 @@ def main(argv=None) -> int:
             return 0
         if cfg.get("verbosity") is not None:
             setup_logging(cfg.get("verbosity"))
-        from . import session
-        session.check_engines_and_providers(cfg)
-        session.load_rand_files(cfg)
+        from .app import run
+        run.check_engines_and_providers(cfg)
+        run.load_rand_files(cfg)
         try:
             if cfg.get("port") is not None:
-                return session.run_server(cfg)
-            return session.run_client(cfg)
+                return run.run_server(cfg)
+            return run.run_client(cfg)
         finally:
-            session.write_rand_file(cfg)  # at the end, whatever the outcome, as openssl does
+            run.write_rand_file(cfg)  # at the end, whatever the outcome, as openssl does
     except CmpError as exc:
         log.error("%s", " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
         return 1  # one line even when a peer's text (e.g. errorDetails) spans several

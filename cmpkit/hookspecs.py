@@ -7,38 +7,17 @@ Firstresult hooks are asked in turn: a plugin returns None for "not mine".
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import pluggy
 
+from .types import LoadContext, Signer, Transport, VerificationPolicy  # noqa: F401  (the contracts)
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.keys import Signer
     from .core.message import PKIMessage
     from .core.options import Config, Option
 
 hookspec = pluggy.HookspecMarker("cmpkit")
-
-
-class LoadContext:
-    """What a loader may need besides the source: pass phrases, prompting policy, format hints.
-
-    :ivar batch: never prompt (``-batch``).
-    :ivar get_pass: ``get_pass(arg, what)`` resolves a pass phrase source such as
-        ``pass:...``, ``env:VAR``, ``file:path``, ``fd:N`` or ``stdin``; with ``arg`` None it
-        prompts for ``what`` unless ``batch``, returning None when it may not prompt.
-    :ivar config: the run's Config (read-only), for options such as ``-engine``.
-    """
-
-    def __init__(self, batch: bool = True, get_pass: Optional[Callable] = None, config: Any = None):
-        self.batch = batch
-        self.config = config
-        self._get_pass = get_pass
-
-    def get_pass(self, arg: Optional[str], what: str) -> Optional[bytes]:
-        if self._get_pass is None:
-            from .core.passphrase import read_pass
-            return read_pass(arg, what, batch=self.batch)
-        return self._get_pass(arg, what)
 
 
 @hookspec
@@ -87,31 +66,65 @@ def cmpkit_load_certs(source: str, passarg: Optional[str], certform: Optional[st
 
 
 @hookspec(firstresult=True)
-def cmpkit_get_transfer(config: "Config") -> "Optional[Callable[[bytes], bytes]]":
-    """Choose how request messages reach the server for this run, or None if not yours.
+def cmpkit_load_csr(source: str, what: str, ctx: LoadContext) -> "Optional[bytes]":
+    """Load a PKCS#10 certificate request (``-csr``), or return None if ``source`` is not yours.
 
-    The result is a callable taking a DER request and returning the DER response; it may
-    have a ``close()`` method, called when the run ends. Raise TransferError on failure.
-    Built-in choices: in-process mock (``-use_mock_srv``), HTTP(S) (``-server``).
-    File replay (``-reqin``/``-rspin``) wraps the chosen transfer through
-    :func:`cmpkit_wrap_transfer`.
-    """
-
-
-@hookspec
-def cmpkit_wrap_transfer(config: "Config", transfer: "Optional[Callable[[bytes], bytes]]"
-                         ) -> "Optional[Callable[[bytes], bytes]]":
-    """Wrap the chosen transfer (capture, replay), returning the wrapper or None to leave it.
-
-    Called for every plugin in turn; each wrapper sees what the previous one returned.
+    :param source: the option value (a file name or URI).
+    :param what: a description for messages.
+    :param ctx: the LoadContext.
+    :return: the request as DER (its signature is not checked here).
     """
 
 
 @hookspec(firstresult=True)
-def cmpkit_serve(config: "Config", handler: "Callable[[bytes], bytes]") -> "Optional[bool]":
-    """Run a server front for the mock CMP server (``-port``), or return None if not yours.
+def cmpkit_get_transport(config: "Config", ctx: LoadContext) -> "Optional[Transport]":
+    """Choose how request messages reach the server for this run, or return None if not yours.
 
+    Built-in choices: the in-process mock server (``-use_mock_srv``), HTTP(S) (``-server``).
+    Capture and replay (``-reqout``, ``-rspin`` ...) wrap the chosen transport through
+    :func:`cmpkit_wrap_transport`.
+
+    :param config: the run's Config.
+    :param ctx: the LoadContext, for credentials the transport needs (TLS).
+    :return: a :class:`cmpkit.types.Transport`; the shell closes it when the run ends.
+    """
+
+
+@hookspec
+def cmpkit_wrap_transport(config: "Config", transport: "Optional[Transport]",
+                          protect: "Callable[[PKIMessage], None]") -> "Optional[Transport]":
+    """Wrap the chosen transport (capture, replay), or return None to leave it as it is.
+
+    Called for every plugin in turn; each sees what the previous one returned. A wrapper that
+    sends another request than the client's or replays a response returns a
+    :class:`cmpkit.types.ReplayedResponse`.
+
+    :param config: the run's Config.
+    :param transport: the transport chosen so far (None: no server to contact).
+    :param protect: protects a PKIMessage in place as the client protects its requests
+        (for a substituted ``-reqin`` request).
+    :return: the wrapping Transport, or None.
+    """
+
+
+@hookspec(firstresult=True)
+def cmpkit_mock_server(config: "Config", ctx: LoadContext) -> "Optional[Callable[[bytes], bytes]]":
+    """Build the CMP server that ``-port`` serves (and ``-use_mock_srv`` uses), or None if not yours.
+
+    :param config: the run's Config (the ``-srv_*`` and ``-rsp_*`` options).
+    :param ctx: the LoadContext for the server's credentials and verification policy.
+    :return: a handler turning one DER request into one DER response; it never raises for
+        bad input (it answers with a CMP error message).
+    """
+
+
+@hookspec(firstresult=True)
+def cmpkit_serve(config: "Config", handler: "Callable[[bytes], bytes]", ctx: LoadContext) -> "Optional[bool]":
+    """Run a server front for the CMP server (``-port``), or return None if not yours.
+
+    :param config: the run's Config (``-port``, ``-max_msgs``, TLS options).
     :param handler: turns one DER request into one DER response (never raises for bad input).
+    :param ctx: the LoadContext for the front's own credentials (TLS).
     :return: True when the server has finished (e.g. after ``-max_msgs``).
     """
 

@@ -74,7 +74,7 @@ def remember(options, plugin_modules) -> None:
     except ValueError:  # an option default marshal cannot store: no cache
         return
     from .errors import CmpError
-    from .session import write_atomically
+    from .app.files import write_atomically
     path = _path()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

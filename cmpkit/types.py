@@ -1,4 +1,4 @@
-"""The contracts between cmpkit's parts, in one place: Transport, Signer and VerificationPolicy.
+"""The contracts between cmpkit's parts, in one place: Transport, Signer, VerificationPolicy, LoadContext.
 
 Each is a :class:`typing.Protocol`: a third party implements one by writing a class with the
 same methods, without inheriting from anything of cmpkit's. This module imports nothing of
@@ -6,7 +6,7 @@ cmpkit, so the core, the shell and every plugin may import it.
 """
 from __future__ import annotations
 
-from typing import Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Optional, Protocol, Sequence, runtime_checkable
 
 
 @runtime_checkable
@@ -32,21 +32,10 @@ class Transport(Protocol):
 
 
 class ReplayedResponse(bytes):
-    """A response (DER) from a transport wrapper that did not simply pass the client's request on.
-
-    ``sent`` is the request that actually went out (``-reqin`` substituted it), or None for the
-    client's own. ``adopt`` tells the client to take the transactionID and nonces of the
-    response instead of checking them against its request, as openssl does with ``-reqin``
-    and ``-rspin``.
-    """
-
-    sent: Optional[bytes]
-    adopt: bool
-
-    def __new__(cls, response: bytes, sent: Optional[bytes] = None, adopt: bool = True):
-        self = super().__new__(cls, response)
-        self.sent, self.adopt = sent, adopt
-        return self
+    """A response (DER) that does not answer the client's own request: a transport wrapper
+    replayed it from a file (``-rspin``) or sent a recorded request instead of the client's
+    (``-reqin``). The client then adopts the response's transactionID and nonces instead of
+    checking them against its request, as openssl does in these cases."""
 
 
 @runtime_checkable
@@ -83,3 +72,66 @@ class VerificationPolicy(Protocol):
         :return: the chain as DER, leaf first, ending with the trust anchor.
         :raises cmpkit.VerifyError: one line naming the subject and the reason.
         """
+
+
+@runtime_checkable
+class LoadContext(Protocol):
+    """What the run offers a plugin that loads credentials or builds a transport or server:
+    pass phrases, loading through the other plugins' hooks, file reading and the
+    verification policy. The shell implements it (:class:`cmpkit.app.credentials.Loader`).
+
+    :ivar batch: never prompt (``-batch``).
+    :ivar config: the run's Config (read-only), for options such as ``-engine``.
+    """
+
+    batch: bool
+    config: Any
+
+    def get_pass(self, arg: Optional[str], what: str) -> Optional[bytes]:
+        """Resolve a pass phrase source (``pass:...``, ``env:VAR``, ``file:path``, ``fd:N``,
+        ``stdin``); with ``arg`` None prompt for ``what`` unless ``batch``.
+
+        :return: the pass phrase, or None when there is none and prompting is not allowed.
+        """
+
+    def read_file(self, source: str, what: str) -> bytes:
+        """The content of a file named by a path or ``file:`` URI; CredentialError naming ``what``."""
+
+    def certs(self, sources: Sequence[str], what: str, passarg: Optional[str] = None) -> list:
+        """Every certificate (DER) of the given sources, in order, through the loading hooks."""
+
+    def cert(self, source: str, what: str, passarg: Optional[str] = None) -> tuple:
+        """(first certificate, the other certificates) of one source, as DER."""
+
+    def key(self, source: str, passarg: Optional[str], what: str) -> Signer:
+        """A signing handle for the private key ``source`` names (a file, ``pkcs11:`` URI ...)."""
+
+    def public_key(self, source: str, passarg: Optional[str], what: str):
+        """The ``cryptography`` public key ``source`` names (a public or private key)."""
+
+    def csr(self, source: str, what: str) -> bytes:
+        """The DER of the PKCS#10 request ``source`` names."""
+
+    def verification_policy(self) -> VerificationPolicy:
+        """The run's verification policy (a plugin's, else the bundled OpenSSL-like one)."""
+
+
+class FunctionTransport:
+    """A Transport over a plain function ``request DER -> response DER`` (an in-process server,
+    a test double): the whole of a mock transport."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def send(self, request: bytes, timeout: Optional[float] = None) -> bytes:
+        return self.answer(request)
+
+    def close(self) -> None:
+        close = getattr(self.answer, "close", None)
+        if close is not None:
+            close()
+
+
+def as_transport(obj) -> Transport:
+    """``obj`` if it is a Transport, else a :class:`FunctionTransport` over the callable ``obj``."""
+    return obj if hasattr(obj, "send") else FunctionTransport(obj)

@@ -207,7 +207,8 @@ def test_wrong_sender_names_both_names(setup):
 def test_cli_error_is_one_line_even_for_multi_line_peer_text(monkeypatch, capsys):
     import logging
 
-    from cmpkit import cli, session
+    from cmpkit import cli
+    from cmpkit.app import run as session
     from cmpkit.errors import TransactionError
     logger = logging.getLogger("cmpkit")  # main() adds its handler on capsys' stream: undo that after
     monkeypatch.setattr(logger, "handlers", [])

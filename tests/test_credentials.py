@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cmpkit import hookspecs
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.errors import ConfigError, CredentialError, DecodeError
-from cmpkit.hookspecs import LoadContext
+from cmpkit.app.credentials import Loader as LoadContext
 from cmpkit_file import plugin as file_plugin
-from cmpkit_file.credentials import (check_key_matches_cert, is_file_source, load_cert, load_certs, load_csr,
+from cmpkit.core.keys import check_key_matches_cert
+from cmpkit_file.credentials import (is_file_source, load_cert, load_certs, load_csr,
                                      load_private_key, load_public_key)
 
 from .pki import ec_key, make_cert, rsa_key

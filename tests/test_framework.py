@@ -18,7 +18,7 @@ import socket
 import struct
 import threading
 
-from cmpkit.plugins import hookimpl
+from cmpkit import hookimpl
 
 PEERS = {}  # name -> callable(request_der) -> response_der, set by whoever deploys the plugin
 
@@ -38,7 +38,7 @@ def _frame_read(sock):
     return _recv_exact(sock, n)
 
 
-class SocketPairTransfer:
+class SocketPairTransport:
     def __init__(self, peer):
         self.sock, far = socket.socketpair()
         self.frames = 0
@@ -53,7 +53,8 @@ class SocketPairTransfer:
                     far.sendall(struct.pack(">I", len(rsp)) + rsp)
         threading.Thread(target=serve, daemon=True).start()
 
-    def __call__(self, request):
+    def send(self, request, timeout=None):
+        self.sock.settimeout(timeout)
         self.frames += 1
         self.sock.sendall(struct.pack(">I", len(request)) + request)
         return _frame_read(self.sock)
@@ -70,11 +71,11 @@ def cmpkit_options():
 
 
 @hookimpl
-def cmpkit_get_transfer(config):
+def cmpkit_get_transport(config):
     name = config.get("socketpair_peer")
     if name is None:
         return None
-    return SocketPairTransfer(PEERS[name])
+    return SocketPairTransport(PEERS[name])
 '''
 
 BROKEN_SOURCE = "import a_module_that_does_not_exist_anywhere\n"
@@ -115,17 +116,17 @@ def test_third_party_transport_carries_a_transaction(third_party, pki):
     responder = Responder(issued)
     cmpkit_socketpair.PEERS["ca"] = responder
 
-    transfer = pm.hook.cmpkit_get_transfer(config=Cfg(socketpair_peer="ca"))
-    assert type(transfer).__name__ == "SocketPairTransfer"
+    transport = pm.hook.cmpkit_get_transport(config=Cfg(socketpair_peer="ca"), ctx=None)
+    assert type(transport).__name__ == "SocketPairTransport"
     key = pki.objs["new_key"]
     spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     settings = ClientSettings(cmd="ir", secret=SECRET, ref=b"1", newkey_signer=SoftwareKey(key),
                               newkey_public=key.public_key(), template=bodies.Template(public_key=spki))
-    result = Client(settings, transfer).run()
-    transfer.close()
+    result = Client(settings, transport).run()
+    transport.close()
     assert result.cert == issued
-    assert transfer.frames == 2 and responder.seen == ["ir", "certConf"]
+    assert transport.frames == 2 and responder.seen == ["ir", "certConf"]
 
 
 def test_broken_plugin_is_reported_and_others_work(third_party):
@@ -141,4 +142,4 @@ def test_blocked_plugin_is_not_loaded(third_party, monkeypatch):
     pm = third_party.get_manager()
     assert not pm.has_plugin("socketpair")
     assert "broken" not in dict(third_party.load_failures)  # blocked before import
-    assert pm.hook.cmpkit_get_transfer(config=Cfg(socketpair_peer="ca")) is None
+    assert pm.hook.cmpkit_get_transport(config=Cfg(socketpair_peer="ca"), ctx=None) is None

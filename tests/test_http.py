@@ -21,7 +21,8 @@ from cmpkit.core.message import StatusInfo, new_message
 from cmpkit.core.options import Config
 from cmpkit.errors import ConfigError, CredentialError, TransferError
 from cmpkit_http import plugin
-from cmpkit_http.client import HttpTransfer, parse_server, proxy_for, proxy_origin
+from cmpkit.app.credentials import Loader
+from cmpkit_http.client import HttpTransport, parse_server, proxy_for, proxy_origin
 from cmpkit_http.server import CmpHttpServer, der_sequence_length, make_server
 
 from .pki import ec_key, make_cert, pem_cert, pem_key
@@ -72,7 +73,7 @@ def _close_transfers():
 
 def transfer(port, environ=None, **values):
     values.setdefault("server", f"127.0.0.1:{port}")
-    t = HttpTransfer(cfg(**values), environ={} if environ is None else environ)
+    t = HttpTransport(cfg(**values), Loader(), environ={} if environ is None else environ)
     _OPEN.append(t)
     return t
 
@@ -154,9 +155,9 @@ def test_proxy_origin():
 
 def test_no_proxy_bypasses_a_dead_proxy(srv):
     dead = f"127.0.0.1:{_free_port()}"
-    assert transfer(srv.port, proxy=dead, no_proxy="localhost, 127.0.0.1")(seq(b"x")) == seq(seq(b"x"))
+    assert transfer(srv.port, proxy=dead, no_proxy="localhost, 127.0.0.1").send(seq(b"x")) == seq(seq(b"x"))
     with pytest.raises(TransferError, match="cannot connect"):
-        transfer(srv.port, environ={"http_proxy": dead})(seq(b"x"))
+        transfer(srv.port, environ={"http_proxy": dead}).send(seq(b"x"))
 
 
 # ------------------------------------------------------------------ exchanges, keep-alive, timeouts
@@ -164,7 +165,7 @@ def test_no_proxy_bypasses_a_dead_proxy(srv):
 def test_keep_alive_reuses_one_connection(srv):
     t = transfer(srv.port)
     for i in range(3):
-        assert t(seq(bytes([i]))) == seq(seq(bytes([i])))
+        assert t.send(seq(bytes([i]))) == seq(seq(bytes([i])))
     t.close()
     assert srv.connections == 1 and srv.messages == 3
 
@@ -172,7 +173,7 @@ def test_keep_alive_reuses_one_connection(srv):
 def test_keep_alive_0_closes_each_time(srv):
     t = transfer(srv.port, keep_alive=0)
     for _ in range(3):
-        t(seq(b"m"))
+        t.send(seq(b"m"))
     t.close()
     assert srv.connections == 3
 
@@ -180,15 +181,15 @@ def test_keep_alive_0_closes_each_time(srv):
 def test_keep_alive_2_against_a_server_that_closes():
     with canned(b"HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 4\r\n\r\n"
                 + seq(b"")) as port:
-        assert transfer(port, keep_alive=1)(seq(b"a")) == seq(b"")
+        assert transfer(port, keep_alive=1).send(seq(b"a")) == seq(b"")
         with pytest.raises(TransferError, match="-keep_alive 2"):
-            transfer(port, keep_alive=2)(seq(b"a"))
+            transfer(port, keep_alive=2).send(seq(b"a"))
 
 
 def test_http_1_0_keep_alive_header_counts_as_granted():
     with canned(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Type: application/pkixcmp\r\n"
                 b"Content-Length: 4\r\n\r\n" + seq(b"")) as port:
-        assert transfer(port, keep_alive=2)(seq(b"a")) == seq(b"")
+        assert transfer(port, keep_alive=2).send(seq(b"a")) == seq(b"")
 
 
 class _Http10KeepAlive(socketserver.StreamRequestHandler):
@@ -233,7 +234,7 @@ def test_http_1_0_keep_alive_connection_is_reused():
     with http10_keep_alive_server() as server:
         t = transfer(server.server_address[1])
         for i in range(3):
-            assert t(seq(bytes([i]))) == seq(seq(bytes([i])))
+            assert t.send(seq(bytes([i]))) == seq(seq(bytes([i])))
         assert server.connections == 1
 
 
@@ -241,7 +242,7 @@ def test_connection_closed_by_the_server_is_replaced():
     with http10_keep_alive_server(close_after_each=True) as server:
         t = transfer(server.server_address[1])
         for i in range(3):
-            assert t(seq(bytes([i]))) == seq(seq(bytes([i])))
+            assert t.send(seq(bytes([i]))) == seq(seq(bytes([i])))
             time.sleep(0.05)  # let the server's close arrive before the next request
         assert server.connections == 3
 
@@ -250,14 +251,14 @@ def test_wrong_content_type():
     with canned(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
                 b"<p/>") as port:
         with pytest.raises(TransferError) as err:
-            transfer(port)(seq(b"a"))
+            transfer(port).send(seq(b"a"))
     assert "unexpected content type 'text/html'" in str(err.value)
 
 
 def test_content_type_parameters_are_ignored():
     with canned(b"HTTP/1.1 200 OK\r\nContent-Type: Application/PKIXCMP; charset=x\r\nContent-Length: 4\r\n"
                 b"Connection: close\r\n\r\n" + seq(b"")) as port:
-        assert transfer(port)(seq(b"a")) == seq(b"")
+        assert transfer(port).send(seq(b"a")) == seq(b"")
 
 
 def test_http_error_status_with_cmp_error_body():
@@ -266,7 +267,7 @@ def test_http_error_status_with_cmp_error_body():
             f"Content-Length: {len(error)}\r\nConnection: close\r\n\r\n").encode()
     with canned(head + error) as port:
         with pytest.raises(TransferError) as err:
-            transfer(port)(seq(b"a"))
+            transfer(port).send(seq(b"a"))
     text = str(err.value)
     assert "HTTP error 500 Internal Server Error" in text and "application/pkixcmp" in text
     assert "rejection" in text and "out of coffee" in text and "errorCode: 42" in text
@@ -276,12 +277,12 @@ def test_http_error_status_with_cmp_error_body():
 def test_http_error_status_plain():
     with canned(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n") as port:
         with pytest.raises(TransferError, match=r"HTTP error 404 Not Found .*\(content type none\)$"):
-            transfer(port)(seq(b"a"))
+            transfer(port).send(seq(b"a"))
 
 
 def test_connection_refused():
     with pytest.raises(TransferError, match="cannot connect to http://127.0.0.1:.*: connection refused"):
-        transfer(_free_port())(seq(b"a"))
+        transfer(_free_port()).send(seq(b"a"))
 
 
 def test_timeout_choice():
@@ -289,25 +290,22 @@ def test_timeout_choice():
     assert transfer(1, msg_timeout=0)._timeout() == (None, "-msg_timeout")
     assert transfer(1, msg_timeout=5)._timeout() == (5, "-msg_timeout")
     t = transfer(1, msg_timeout=5)
-    t.set_deadline_timeout(2)
-    limit, source = t._timeout()
-    assert 0 < limit <= 2 and source == "-total_timeout"
-    t.set_deadline_timeout(None)
-    assert t._timeout() == (5, "-msg_timeout")
+    assert t._timeout(2) == (2, "-total_timeout")
+    assert t._timeout(None) == (5, "-msg_timeout")
+    assert t._timeout(7) == (5, "-msg_timeout")
 
 
 def test_deadline_timeout():
     with silent_server() as port:
         t = transfer(port)
-        t.set_deadline_timeout(0.2)
         with pytest.raises(TransferError, match="-total_timeout"):
-            t(seq(b"a"))
+            t.send(seq(b"a"), 0.2)
 
 
 def test_msg_timeout():
     with silent_server() as port:
         with pytest.raises(TransferError, match=r"no response within 1 s \(-msg_timeout\)"):
-            transfer(port, msg_timeout=1)(seq(b"a"))
+            transfer(port, msg_timeout=1).send(seq(b"a"))
 
 
 def test_oversized_response():
@@ -315,14 +313,14 @@ def test_oversized_response():
     head = f"HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: {len(body)}\r\n\r\n"
     with canned(head.encode() + body) as port:
         with pytest.raises(TransferError, match="maximum length"):
-            transfer(port)(seq(b"a"))
+            transfer(port).send(seq(b"a"))
 
 
 def test_truncated_response_body():
     head = "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 100\r\n\r\n"
     with canned(head.encode() + seq(b"x")) as port:      # a whole DER message, 95 bytes short
         with pytest.raises(TransferError, match="response body truncated: 95 bytes"):
-            transfer(port)(seq(b"a"))
+            transfer(port).send(seq(b"a"))
 
 
 # ------------------------------------------------------------------ the server
@@ -368,7 +366,7 @@ def test_server_rejects_bad_requests_and_keeps_serving(srv, request_bytes, statu
     answer = raw(srv.port, request_bytes)
     assert answer.split(b" ")[1] == status
     assert b"Traceback" not in answer
-    assert transfer(srv.port)(seq(b"ok")) == seq(seq(b"ok"))
+    assert transfer(srv.port).send(seq(b"ok")) == seq(seq(b"ok"))
     assert srv.messages == 1
 
 
@@ -399,7 +397,7 @@ def test_server_survives_truncated_request_and_handler_failure():
     with running(CmpHttpServer(0, handler, host="127.0.0.1")) as server:
         assert raw(server.port, post(b"\x30\x10abc", length=18), shutdown=True) == b""
         assert raw(server.port, post(seq(b"boom"))).startswith(b"HTTP/1.1 500 ")
-        assert transfer(server.port)(seq(b"ok")) == seq(seq(b"ok"))
+        assert transfer(server.port).send(seq(b"ok")) == seq(seq(b"ok"))
     assert calls == [seq(b"boom"), seq(b"ok")]
 
 
@@ -426,7 +424,7 @@ def test_concurrent_clients(srv):
         try:
             t = transfer(srv.port)
             for j in range(3):
-                results.append(t(seq(bytes([i, j]))) == seq(seq(bytes([i, j]))))
+                results.append(t.send(seq(bytes([i, j]))) == seq(seq(bytes([i, j]))))
             t.close()
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
@@ -444,12 +442,12 @@ def test_max_msgs_stops_the_server():
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     t = transfer(server.port)
-    t(seq(b"1"))
-    t(seq(b"2"))
+    t.send(seq(b"1"))
+    t.send(seq(b"2"))
     thread.join(10)
     assert not thread.is_alive() and server.messages == 2
     with pytest.raises(TransferError):
-        t(seq(b"3"))
+        t.send(seq(b"3"))
 
 
 def test_ipv6_loopback():
@@ -460,7 +458,7 @@ def test_ipv6_loopback():
     with running(server):
         t = transfer(server.port, server=f"http://[::1]:{server.port}/pkix/")
         assert t.url == f"http://[::1]:{server.port}/pkix/"
-        assert t(seq(b"6")) == seq(seq(b"6"))
+        assert t.send(seq(b"6")) == seq(seq(b"6"))
 
 
 def test_der_sequence_length():
@@ -491,7 +489,7 @@ def test_serve_prints_accept_line_and_stops_after_max_msgs(tmp_path):
         m = re.fullmatch(r"ACCEPT (\[::\]|0\.0\.0\.0):(\d+) PID=(\d+)\n", line)
         assert m, line
         assert int(m.group(3)) == proc.pid
-        assert transfer(int(m.group(2)))(seq(b"x")) == seq(b"x")
+        assert transfer(int(m.group(2))).send(seq(b"x")) == seq(b"x")
         assert proc.wait(10) == 0
         assert proc.stderr.read() == ""
     finally:
@@ -504,10 +502,10 @@ def test_serve_prints_accept_line_and_stops_after_max_msgs(tmp_path):
 # ------------------------------------------------------------------ plugin hooks
 
 def test_plugin_hooks():
-    assert plugin.cmpkit_get_transfer(cfg()) is None
-    assert plugin.cmpkit_get_transfer(cfg(server="h", use_mock_srv=True)) is None
-    t = plugin.cmpkit_get_transfer(cfg(server="h:1/p"))
-    assert isinstance(t, HttpTransfer) and t.url == "http://h:1/p"
+    assert plugin.cmpkit_get_transport(cfg(), Loader()) is None
+    assert plugin.cmpkit_get_transport(cfg(server="h", use_mock_srv=True), Loader()) is None
+    t = plugin.cmpkit_get_transport(cfg(server="h:1/p"), Loader())
+    assert isinstance(t, HttpTransport) and t.url == "http://h:1/p"
     opts = plugin.cmpkit_options()
     assert {o.name for o in opts} == {"srv_tls_cert", "srv_tls_key", "srv_tls_keypass"}
     assert all(o.extension for o in opts)
@@ -540,7 +538,7 @@ def tls_server(files, require_client_cert=False):
     """The mock server's HTTPS front; records the SNI names it was asked for."""
     if not require_client_cert:
         server = make_server(cfg(port="0", srv_tls_cert=files["server"], srv_tls_key=files["server_key"]),
-                             echo, host="127.0.0.1")
+                             echo, Loader(), host="127.0.0.1")
     else:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(files["server"], files["server_key"])
@@ -556,22 +554,22 @@ def tls_server(files, require_client_cert=False):
 def test_tls_with_host_name_check(tls_pki):
     with tls_server(tls_pki) as server:
         t = transfer(server.port, server=f"localhost:{server.port}", tls_used=True, tls_trusted=tls_pki["root"])
-        assert t(seq(b"a")) == seq(seq(b"a"))
+        assert t.send(seq(b"a")) == seq(seq(b"a"))
         assert t.url == f"https://localhost:{server.port}/"
         t2 = transfer(server.port, server=f"https://127.0.0.1:{server.port}", tls_used=True,
                       tls_trusted=tls_pki["root"])
-        assert t2(seq(b"b")) == seq(seq(b"b"))
+        assert t2.send(seq(b"b")) == seq(seq(b"b"))
         assert server.sni == ["localhost", None]  # never a port; no SNI for an IP address
 
 
 def test_tls_host_option(tls_pki):
     with tls_server(tls_pki) as server:
         ok = transfer(server.port, tls_used=True, tls_trusted=tls_pki["root"], tls_host="localhost")
-        assert ok(seq(b"a")) == seq(seq(b"a"))
+        assert ok.send(seq(b"a")) == seq(seq(b"a"))
         bad = transfer(server.port, server=f"localhost:{server.port}", tls_used=True,
                        tls_trusted=tls_pki["root"], tls_host="other.example")
         with pytest.raises(TransferError) as err:
-            bad(seq(b"a"))
+            bad.send(seq(b"a"))
         assert "TLS server certificate verification failed" in str(err.value)
         assert "other.example" in str(err.value)
         assert server.sni == ["localhost", "other.example"]
@@ -580,15 +578,15 @@ def test_tls_host_option(tls_pki):
 def test_tls_untrusted_server_fails_only_with_tls_trusted(tls_pki):
     with tls_server(tls_pki) as server:
         with pytest.raises(TransferError, match="verification failed"):
-            transfer(server.port, tls_used=True, tls_trusted=tls_pki["other_root"])(seq(b"a"))
+            transfer(server.port, tls_used=True, tls_trusted=tls_pki["other_root"]).send(seq(b"a"))
         # like openssl: without -tls_trusted the server is not authenticated
-        assert transfer(server.port, tls_used=True)(seq(b"a")) == seq(seq(b"a"))
+        assert transfer(server.port, tls_used=True).send(seq(b"a")) == seq(seq(b"a"))
 
 
 def test_plain_http_to_a_tls_server_fails_cleanly(tls_pki):
     with tls_server(tls_pki) as server:
         with pytest.raises(TransferError) as err:
-            transfer(server.port, msg_timeout=5)(seq(b"a"))
+            transfer(server.port, msg_timeout=5).send(seq(b"a"))
         assert "\n" not in str(err.value)
 
 
@@ -596,9 +594,9 @@ def test_tls_client_certificate(tls_pki):
     with tls_server(tls_pki, require_client_cert=True) as server:
         t = transfer(server.port, server=f"localhost:{server.port}", tls_used=True, tls_trusted=tls_pki["root"],
                      tls_cert=tls_pki["client"], tls_key=tls_pki["client_key"], tls_keypass="pass:secret")
-        assert t(seq(b"a")) == seq(seq(b"a"))
+        assert t.send(seq(b"a")) == seq(seq(b"a"))
         with pytest.raises(TransferError):
-            transfer(server.port, tls_used=True, tls_trusted=tls_pki["root"], tls_host="localhost")(seq(b"a"))
+            transfer(server.port, tls_used=True, tls_trusted=tls_pki["root"], tls_host="localhost").send(seq(b"a"))
 
 
 def test_tls_credential_errors(tls_pki):
@@ -638,7 +636,7 @@ def test_tls_key_that_cannot_leave_its_token(tls_pki):
 
     values = cfg(server="h", tls_used=True, tls_cert=tls_pki["client"], tls_key="pkcs11:object=k")
     with pytest.raises(CredentialError, match="PKCS#11"):
-        HttpTransfer(values, Loader(), environ={})
+        HttpTransport(values, Loader(), environ={})
 
 
 # ------------------------------------------------------------------ a real proxy
@@ -660,12 +658,12 @@ def test_through_tinyproxy(srv, tls_pki, tmp_path):
             _wait_for_port(port)
             proxy = f"http://127.0.0.1:{port}"
             t = transfer(srv.port, proxy=proxy)
-            assert t(seq(b"a")) == seq(seq(b"a")) and t(seq(b"b")) == seq(seq(b"b"))
+            assert t.send(seq(b"a")) == seq(seq(b"a")) and t.send(seq(b"b")) == seq(seq(b"b"))
             t = transfer(srv.port, environ={"http_proxy": proxy}, server=f"127.0.0.1:{srv.port}/pkix/")
-            assert t(seq(b"c")) == seq(seq(b"c"))
+            assert t.send(seq(b"c")) == seq(seq(b"c"))
             t = transfer(tls_srv.port, environ={"https_proxy": proxy}, server=f"localhost:{tls_srv.port}",
                          tls_used=True, tls_trusted=tls_pki["root"])
-            assert t(seq(b"d")) == seq(seq(b"d"))
+            assert t.send(seq(b"d")) == seq(seq(b"d"))
             assert tls_srv.sni == ["localhost"]
             text = log.read_text()
             assert f"POST http://127.0.0.1:{srv.port}/ " in text

@@ -485,8 +485,10 @@ def test_response_header(kit):
 
 def build(**values):
     from cmpkit.core.options import Config
+    from cmpkit.app.credentials import Loader
     from cmpkit_mock.plugin import build_server
-    return build_server(Config.from_values(values))
+    cfg = Config.from_values(values)
+    return build_server(cfg, Loader(cfg))
 
 
 @pytest.mark.parametrize("values,message", [
@@ -511,13 +513,15 @@ def test_build_server_from_files(pki):
     assert s.grant_implicitconf and s.accept_raverified and s.check_after == 1
 
 
-def test_get_transfer_only_with_use_mock_srv(pki):
+def test_get_transport_only_with_use_mock_srv(pki):
+    from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock import plugin
-    assert plugin.cmpkit_get_transfer(Config.from_values({})) is None
-    transfer = plugin.cmpkit_get_transfer(Config.from_values(
-        {"use_mock_srv": True, "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued")}))
-    rsp = PKIMessage.from_der(transfer(request("genm", bodies.genm_der([]))))
+    assert plugin.cmpkit_get_transport(Config.from_values({}), Loader()) is None
+    cfg = Config.from_values(
+        {"use_mock_srv": True, "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued")})
+    transport = plugin.cmpkit_get_transport(cfg, Loader(cfg))
+    rsp = PKIMessage.from_der(transport.send(request("genm", bodies.genm_der([]))))
     assert rsp.body_type == "genp"
 
 
@@ -554,12 +558,14 @@ def test_openssl_built_requests_get_positive_answers(openssl, pki, tmp_path):
         "rr": (["-cmd", "rr", *pbm, "-oldcert", pki.path("issued")], "rp"),
         "genm": (["-cmd", "genm", *pbm, "-infotype", "signKeyPairTypes"], "genp"),
     }
+    from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock.plugin import build_server
-    server = build_server(Config.from_values({
+    cfg = Config.from_values({
         "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued"),
         "srv_cert": pki.path("server"), "srv_key": pki.path("server_key"),
-        "srv_trusted": pki.path("root"), "srv_untrusted": pki.path("issuing")}))
+        "srv_trusted": pki.path("root"), "srv_untrusted": pki.path("issuing")})
+    server = build_server(cfg, Loader(cfg))
     for cmd, (args, expected) in runs.items():
         req = tmp_path / f"{cmd}.der"
         r = subprocess.run([openssl, "cmp", "-config", "", "-use_mock_srv", *common, *args,

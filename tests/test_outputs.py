@@ -1,11 +1,12 @@
-"""Output files (cmpkit.session.write_atomically): all or nothing, the mode a plain open() gives,
-nothing left beside them."""
+"""Output files (cmpkit.app.files.write_atomically): all or nothing, flushed to disk before the
+rename, the mode a plain open() gives, nothing left beside them."""
 import os
 
 import pytest
 
 from cmpkit.errors import CmpError
-from cmpkit.session import write_atomically
+from cmpkit.app import files
+from cmpkit.app.files import write_atomically
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_explicit_mode(tmp_path, umask):
 
 def test_a_stale_temporary_name_does_not_stop_the_write(tmp_path, umask):
     target = tmp_path / "cert.pem"
-    stale = tmp_path / f".cert.pem.{os.getpid()}.cmpkit-tmp"
+    stale = tmp_path / f".cert.pem.{os.getpid()}.0.cmpkit-tmp"
     stale.write_bytes(b"left by a killed run")
     write_atomically(str(target), b"new")
     assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o644
@@ -49,3 +50,30 @@ def test_failure_names_the_file_and_keeps_what_was_there(tmp_path):
     assert os.listdir(tmp_path) == ["out"] and os.listdir(target) == ["keep"]
     with pytest.raises(CmpError, match="cannot write"):
         write_atomically(str(tmp_path / "missing-dir" / "f"), b"data")
+
+
+def test_data_and_directory_are_flushed_before_success(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    target = tmp_path / "cert.pem"
+    write_atomically(str(target), b"data")
+    assert len(synced) == 2
+    assert synced[0].endswith(".cmpkit-tmp") and os.path.dirname(synced[0]) == str(tmp_path)  # the data first
+    assert synced[1] == str(tmp_path)                                                      # then the rename
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("exc", [OSError(5, "Input/output error"), KeyboardInterrupt()])
+def test_no_temporary_outlives_a_failed_or_interrupted_write(tmp_path, monkeypatch, failing, exc):
+    target = tmp_path / "cert.pem"
+    target.write_bytes(b"old")
+
+    def fail(*args, **kwargs):
+        raise exc
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises((CmpError, KeyboardInterrupt)):
+        write_atomically(str(target), b"new")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["cert.pem"] and target.read_bytes() == b"old"
+    assert not files._TEMPORARIES

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from cmpkit.core.passphrase import read_pass, read_pass_pair
+from cmpkit.app.passphrase import read_pass, read_pass_pair
 from cmpkit.errors import ConfigError
-from cmpkit.hookspecs import LoadContext
+from cmpkit.app.credentials import Loader as LoadContext
 
 MOCK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "openssl-3.0" / "Mock"
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from cmpkit.errors import ConfigError, CredentialError
-from cmpkit.hookspecs import LoadContext
+from cmpkit.app.credentials import Loader as LoadContext
 from cmpkit_pkcs11 import plugin, token
 from cmpkit_pkcs11.uri import Pkcs11Uri, parse_pkcs11_uri
 
@@ -346,7 +346,7 @@ def test_one_session_per_token(hsm):
 
 def test_engine_keyform(hsm, monkeypatch):
     monkeypatch.setenv(token.MODULE_ENV, hsm.lib)
-    ctx = LoadContext(batch=True, get_pass=lambda arg, what: PIN.encode(), config={"engine": "pkcs11"})
+    ctx = LoadContext(batch=True, get_pass=lambda arg, what: PIN.encode(), cfg={"engine": "pkcs11"})
     with pytest.raises(CredentialError, match="2 PKCS#11 tokens match"):  # 'test' and 'other'
         plugin.cmpkit_load_key("label_k2", "pass:x", "ENGINE", "key", ctx)
     slot = _key(hsm, "k1")._token.slot

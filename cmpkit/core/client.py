@@ -1,10 +1,10 @@
 """The CMP client: builds requests, checks responses and runs ir/cr/kur/p10cr/rr/genm transactions.
 
-Transport-agnostic: the client is given a ``transfer(request_der) -> response_der`` callable
-(chosen by the cmpkit_get_transfer hook). Every response is checked in one place
+Transport-agnostic: the client is given a :class:`cmpkit.types.Transport` (chosen by the
+cmpkit_get_transport hook). Every response is checked in one place
 (:meth:`Client._check_response`): body type, transactionID, nonces, sender and protection.
-A transfer that replays or substitutes messages (``-reqin``/``-rspin``) tells the client
-through its ``last_exchange`` attribute: ``(sent_der, replayed)``.
+A transport that replays or substitutes messages (``-reqin``/``-rspin``) answers with a
+:class:`cmpkit.types.ReplayedResponse`, whose transactionID and nonces the client adopts.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..errors import ProtectionError, TransactionError, VerifyError
+from ..types import ReplayedResponse, Transport, as_transport
 from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
@@ -91,12 +92,12 @@ class Result:
 
 
 class Client:
-    """Runs one CMP transaction per :meth:`run` call over ``transfer``."""
+    """Runs one CMP transaction per :meth:`run` call over ``transport``."""
 
-    def __init__(self, settings: ClientSettings, transfer: Callable[[bytes], bytes],
+    def __init__(self, settings: ClientSettings, transport: Optional[Transport],
                  on_sent: Optional[Callable] = None, on_received: Optional[Callable] = None):
         self.s = settings
-        self.transfer = transfer
+        self.transport = None if transport is None else as_transport(transport)
         self.on_sent = on_sent
         self.on_received = on_received
         self.transaction_id: Optional[bytes] = None
@@ -106,9 +107,6 @@ class Client:
         self.extra_certs_in: list = []
         self._pbm_alg: Optional[bytes] = None
         self._expected_spki: Optional[tuple] = None  # (requested public key, its SPKI DER)
-        bind = getattr(transfer, "bind_client", None)
-        if bind is not None:  # e.g. -reqin replay needs our nonces and protection
-            bind(self)
 
     # ------------------------------------------------------------ requests
     def _sender(self) -> bytes:
@@ -133,6 +131,12 @@ class Client:
         self.transaction_id = msg.transaction_id
         self._protect(msg)
         return msg
+
+    def reprotect(self, msg: PKIMessage) -> None:
+        """Protect a request that a transport wrapper substituted (-reqin) as our own requests,
+        unless requests go unprotected (-unprotected_requests: it is then left as it is)."""
+        if not self.s.unprotected_requests:
+            self._protect(msg)
 
     def _protect(self, msg: PKIMessage) -> None:
         s = self.s
@@ -179,16 +183,12 @@ class Client:
         timeout = None
         if self.deadline is not None:
             timeout = max(0.001, self.deadline - time.monotonic())
-        if hasattr(self.transfer, "set_deadline_timeout"):
-            self.transfer.set_deadline_timeout(timeout)
-        rsp_der = self.transfer(req_der)
-        sent_der, replayed = getattr(self.transfer, "last_exchange", None) or (req_der, False)
-        sent = req if sent_der == req_der else PKIMessage.from_der(sent_der)
+        rsp_der = self.transport.send(req_der, timeout)
         rsp = PKIMessage.from_der(rsp_der)
         log.info("received %s", _upper(rsp.body_type))
         if self.on_received:
             self.on_received(rsp, rsp_der)
-        self._check_response(sent, rsp, expected, replayed)
+        self._check_response(req, rsp, expected, isinstance(rsp_der, ReplayedResponse))
         return rsp
 
     def _negative(self, rsp: PKIMessage) -> bool:

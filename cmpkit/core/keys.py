@@ -60,3 +60,29 @@ class SoftwareKey:
 
     def __repr__(self) -> str:  # never shows key material
         return f"SoftwareKey({type(self._key).__name__})"
+
+
+def check_key_matches_cert(key_or_signer, cert_der, what: str) -> None:
+    """Raise CredentialError unless the key (a Signer, private or public key) belongs to the certificate.
+
+    :param cert_der: the certificate as DER bytes (or a ``cryptography`` Certificate).
+    :param what: names the options involved, e.g. "-cert and -key".
+    """
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    from ..errors import CredentialError
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = key_or_signer.public_key() if hasattr(key_or_signer, "public_key") else key_or_signer
+    try:
+        cert = cert_der if isinstance(cert_der, x509.Certificate) else x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        raise CredentialError(f"{what}: the certificate is not valid DER") from None
+    try:
+        cert_public = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise CredentialError(f"{what}: unsupported public key type in the certificate") from None
+    if public.public_bytes(*spki) != cert_public.public_bytes(*spki):
+        raise CredentialError(f"{what}: the private key does not match the public key of the certificate "
+                              f"'{cert.subject.rfc4514_string()}'")

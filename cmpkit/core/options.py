@@ -111,11 +111,11 @@ class Config:
     declared default (flags: False), or None; an undeclared name raises KeyError.
     """
 
-    __slots__ = ("_options", "_values", "_sources", "_config_path", "_sections")
+    __slots__ = ("_options", "_values", "_sources", "_config_path", "_sections", "_conf")
 
     def __init__(self, options: Iterable[Option], values: Mapping[str, Any],
                  config_path: Optional[str] = None, sections: Sequence[str] = (),
-                 sources: Optional[Mapping[str, str]] = None):
+                 sources: Optional[Mapping[str, str]] = None, conf=None):
         opts = {o.name: o for o in options}
         unknown = [n for n in values if n not in opts]
         if unknown:
@@ -126,6 +126,7 @@ class Config:
         sset(self, "_sources", MappingProxyType(dict(sources or {})))
         sset(self, "_config_path", config_path)
         sset(self, "_sections", tuple(sections))
+        sset(self, "_conf", conf)
 
     @classmethod
     def from_values(cls, values: Optional[Mapping[str, Any]] = None, extra_options: Iterable[Option] = (),
@@ -169,6 +170,11 @@ class Config:
         self.option(name)
         value = self._values.get(name)
         return value is not None and value is not False
+
+    @property
+    def conf(self):
+        """The config file read for this run (its sections serve -reqexts, -policies ...), or None."""
+        return self._conf
 
     def source(self, name: str) -> Optional[str]:
         """Where the value came from ("command line", "config file 'x' [sec]"), None if not given."""
@@ -423,7 +429,7 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
     if not section_text.strip(", \t\n\r\f\v"):
         section_text = DEFAULT_SECTION
 
-    values, sources = {}, {}
+    values, sources, conf = {}, {}, None
     wants_help = any(opt.name == "help" for opt, _ in given)  # -help works even with a broken config
     path = None if wants_help else _config_file(config_arg, environ)
     if path is not None:
@@ -439,7 +445,7 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
         sources[opt.name] = "command line"
     if "section" in values:
         values["section"] = section_text
-    return Config(options, values, config_path=path, sections=sections if path else [], sources=sources)
+    return Config(options, values, config_path=path, sections=sections if path else [], sources=sources, conf=conf)
 
 
 # ------------------------------------------------------------------ -help

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from cmpkit import file_path
 from cmpkit.errors import ConfigError, CredentialError, DecodeError
 
 Password = Union[bytes, str, None, Callable[[], Union[bytes, str, None]]]
@@ -44,20 +45,6 @@ def is_file_source(source: str) -> bool:
     if source.startswith("file:"):
         return True
     return not (_SCHEME.match(source) and not os.path.exists(source))
-
-
-def file_path(source: str, what: str = "file") -> str:
-    """The path a source names: ``file:path``, ``file:///abs/path``, ``file://localhost/abs``."""
-    if not source.startswith("file:") or os.path.exists(source):
-        return source
-    rest = source[5:]
-    if rest.startswith("//"):
-        authority, _, path = rest[2:].partition("/")
-        if authority not in ("", "localhost"):
-            raise CredentialError(f"cannot load {what}: unsupported host '{authority}' in file URI "
-                                  f"(use file:///path)")
-        return "/" + path
-    return rest
 
 
 def _error(what: str, path: str, reason: str, cls=CredentialError) -> CredentialError:
@@ -336,28 +323,3 @@ def load_csr(source: str, what: str = "PKCS#10 CSR (-csr)") -> bytes:
         raise _error(what, path, "not a PKCS#10 CSR in PEM or DER format", DecodeError) from None
 
 
-# ---------------------------------------------------------------- consistency
-
-def _spki(public_key) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def check_key_matches_cert(key_or_signer, cert_der, what: str) -> None:
-    """Raise CredentialError unless the key (a Signer, private or public key) belongs to the certificate.
-
-    :param cert_der: the certificate as DER bytes (or a ``cryptography`` Certificate).
-    :param what: names the options involved, e.g. "-cert and -key".
-    """
-    public = key_or_signer.public_key() if hasattr(key_or_signer, "public_key") else key_or_signer
-    try:
-        cert = cert_der if isinstance(cert_der, x509.Certificate) else x509.load_der_x509_certificate(cert_der)
-    except ValueError:
-        raise CredentialError(f"{what}: the certificate is not valid DER") from None
-    try:
-        cert_public = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        raise CredentialError(f"{what}: unsupported public key type in the certificate") from None
-    if _spki(public) != _spki(cert_public):
-        raise CredentialError(f"{what}: the private key does not match the public key of the certificate "
-                              f"'{cert.subject.rfc4514_string()}'")

@@ -1,5 +1,5 @@
-"""The file plugin's hooks: keys and certificates from files (PEM, DER, PKCS#12), its options,
-and (added by the lead) message replay and capture with files.
+"""The file plugin's hooks: keys, certificates and CSRs from files (PEM, DER, PKCS#12), its options,
+and message replay and capture with files around any transport.
 
 Sources that are not files (``pkcs11:``, ``org.openssl.engine:`` and other URIs) and
 ``-keyform ENGINE`` are left to other plugins: the loaders answer None for them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from cmpkit.plugins import hookimpl
+from cmpkit import hookimpl
 
 
 def _mine(source: str, form: Optional[str]) -> bool:
@@ -59,14 +59,16 @@ def cmpkit_load_certs(source, passarg, certform, what, ctx):
     return load_certs(source, _password(passarg, what, ctx), certform, what)
 
 
-# ============================================================================================
-# Message replay and capture hooks (-reqin, -reqin_new_tid, -reqout, -rspin, -rspout):
-# the lead adds them here (see replay.py).
-# ============================================================================================
+@hookimpl
+def cmpkit_load_csr(source, what, ctx):
+    if not _mine(source, None):
+        return None
+    from .credentials import load_csr
+    return load_csr(source, what)
 
 
 @hookimpl
-def cmpkit_wrap_transfer(config, transfer):
-    """-reqin/-reqout/-rspin/-rspout: capture and replay around whatever transfer was chosen."""
+def cmpkit_wrap_transport(config, transport, protect):
+    """-reqin/-reqout/-rspin/-rspout: capture and replay around whatever transport was chosen."""
     from .replay import wrap
-    return wrap(config, transfer)
+    return wrap(config, transport, protect)

@@ -1,7 +1,7 @@
-"""The client's HTTP(S) transfer: -server/-path/-proxy/-no_proxy parsing as openssl does, keep-alive, timeouts and TLS.
+"""The client's HTTP(S) transport: -server/-path/-proxy/-no_proxy parsing as openssl does, keep-alive, timeouts and TLS.
 
-:class:`HttpTransfer` is the ``transfer(request_der) -> response_der`` callable that the
-``cmpkit_get_transfer`` hook hands to the core client. It POSTs each request with
+:class:`HttpTransport` is the :class:`cmpkit.types.Transport` that the ``cmpkit_get_transport``
+hook hands to the shell. It POSTs each request with
 ``Content-Type: application/pkixcmp`` over one ``httpx.Client`` with the
 :class:`~cmpkit_http.transport.Http1Transport` (so a transaction reuses its connection, also
 when the server answers HTTP/1.0 with keep-alive as openssl does) and turns every failure into a one-line :class:`~cmpkit.errors.TransferError`.
@@ -17,7 +17,7 @@ Behaviour follows OpenSSL 3.0's ``apps/cmp.c`` and ``crypto/http``:
 * ``-keep_alive``: 0 = ``Connection: close``, 1 = keep the connection if the server agrees,
   2 = fail if it does not. ``-msg_timeout`` bounds each round trip (0 = no limit); as the
   man page says and openssl 3.0 does, without it only ``-total_timeout`` limits a round trip
-  (:data:`DEFAULT_MSG_TIMEOUT`); that deadline arrives through :meth:`set_deadline_timeout`.
+  (:data:`DEFAULT_MSG_TIMEOUT`); that deadline arrives with each :meth:`HttpTransport.send`.
 * TLS: without ``-tls_trusted`` the server is not authenticated (as openssl); with it the
   certificate chain and the name ``-tls_host`` (default: the server's host) are checked.
   That name is also sent as SNI (never with a port; not at all for IP addresses).
@@ -212,6 +212,11 @@ def private_key_of(signer, option: str, source: str):
     return key
 
 
+def _certs_option(cfg, loader, name: str, what: str) -> list:
+    """The certificates of a list option (with -otherpass), loaded through the LoadContext."""
+    return loader.certs(cfg.get_list(name), what, cfg.get("otherpass")) if cfg.get(name) else []
+
+
 def build_ssl_context(cfg, loader, host: str) -> ssl.SSLContext:
     """The TLS client context of ``-tls_used`` with -tls_cert/-tls_key/-tls_keypass/-tls_extra/
     -tls_trusted/-tls_host, as openssl's setup_ssl_ctx builds it."""
@@ -219,7 +224,7 @@ def build_ssl_context(cfg, loader, host: str) -> ssl.SSLContext:
     ctx.tls_name = cfg.get("tls_host") or strip_brackets(host)
     ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
     if cfg.get("tls_trusted"):
-        trusted = loader.certs_option("tls_trusted", "trusted certs for TLS (-tls_trusted)")
+        trusted = _certs_option(cfg, loader, "tls_trusted", "trusted certs for TLS (-tls_trusted)")
         if not trusted:
             raise CredentialError("no certificates in -tls_trusted")
         ctx.load_verify_locations(cadata=b"".join(trusted))
@@ -238,17 +243,15 @@ def build_ssl_context(cfg, loader, host: str) -> ssl.SSLContext:
             raise ConfigError("missing -tls_cert option")
         leaf, extras = loader.cert(cert_src, "TLS client certificate (-tls_cert)", keypass)
         signer = loader.key(key_src, keypass, "TLS client private key (-tls_key)")
-        from cmpkit_file.credentials import check_key_matches_cert
+        from cmpkit.core.keys import check_key_matches_cert
         try:
             check_key_matches_cert(signer, leaf, "-tls_cert and -tls_key")
         except CredentialError:
             raise CredentialError(f"TLS private key '{key_src}' does not match the TLS certificate "
                                   f"'{cert_src}'") from None
-        pool = extras + (loader.certs_option("untrusted", "untrusted certificates (-untrusted)")
-                         if cfg.get("untrusted") else [])
+        pool = extras + _certs_option(cfg, loader, "untrusted", "untrusted certificates (-untrusted)")
         chain = _issuer_chain(leaf, pool)
-        tls_extra = (loader.certs_option("tls_extra", "extra certificates for TLS (-tls_extra)")
-                     if cfg.get("tls_extra") else [])
+        tls_extra = _certs_option(cfg, loader, "tls_extra", "extra certificates for TLS (-tls_extra)")
         try:
             load_cert_chain_der(ctx, private_key_of(signer, "-tls_key", key_src), [leaf] + chain + tls_extra)
         except ssl.SSLError as exc:
@@ -327,12 +330,12 @@ def _connection_kept(response) -> bool:
 
 # ------------------------------------------------------------------ the transfer
 
-class HttpTransfer:
-    """``transfer(request_der) -> response_der`` over HTTP(S) to ``-server``.
+class HttpTransport:
+    """The :class:`cmpkit.types.Transport` over HTTP(S) to ``-server``.
 
     :param cfg: the run's Config (server, path, proxy, no_proxy, keep_alive, msg_timeout, tls_*).
-    :param loader: a :class:`cmpkit.session.Loader` for the TLS credentials (only used with
-        ``-tls_used``; built from ``cfg`` when None).
+    :param loader: the run's :class:`cmpkit.types.LoadContext` for the TLS credentials (only
+        needed with ``-tls_used``).
     :param environ: the environment for proxy defaults (tests); ``os.environ`` when None.
     """
 
@@ -358,7 +361,6 @@ class HttpTransfer:
         self.keep_alive = 1 if keep_alive is None else keep_alive
         msg_timeout = cfg.get("msg_timeout")
         self.msg_timeout = DEFAULT_MSG_TIMEOUT if msg_timeout is None else msg_timeout
-        self._deadline: Optional[float] = None
         proxy, source = proxy_for(host, self.tls, cfg.get("proxy"), cfg.get("no_proxy"), environ)
         self.proxy = proxy_origin(proxy, source) if proxy else None
         if self.proxy:
@@ -369,16 +371,10 @@ class HttpTransfer:
         self.ssl_context = None
         if self.tls:
             if loader is None:
-                from cmpkit.session import Loader
-                loader = Loader(cfg)
+                raise ConfigError("-tls_used needs the run's credentials loader")
             self.ssl_context = build_ssl_context(cfg, loader, host)
         self._client = None
         log.info("will contact %s%s", self.url, f" via {self.proxy}" if self.proxy else "")
-
-    # -- the client's hooks
-    def set_deadline_timeout(self, seconds: Optional[float]) -> None:
-        """Seconds left until the transaction's -total_timeout (None: no deadline)."""
-        self._deadline = None if seconds is None else time.monotonic() + seconds
 
     def close(self) -> None:
         if self._client is not None:
@@ -397,19 +393,20 @@ class HttpTransfer:
                                          "Accept-Encoding": "identity"})
         return self._client
 
-    def _timeout(self) -> tuple:
-        """(seconds or None, which option limits it)."""
+    def _timeout(self, left: Optional[float] = None) -> tuple:
+        """(seconds or None, which option limits it) for an exchange that may take ``left`` seconds
+        until the transaction's -total_timeout (None: no deadline)."""
         limit, source = (self.msg_timeout if self.msg_timeout > 0 else None), "-msg_timeout"
-        if self._deadline is not None:
-            left = max(0.001, self._deadline - time.monotonic())
+        if left is not None:
+            left = max(0.001, left)
             if limit is None or left < limit:
                 limit, source = left, "-total_timeout"
         return limit, source
 
-    def __call__(self, request_der: bytes) -> bytes:
+    def send(self, request_der: bytes, timeout: Optional[float] = None) -> bytes:
         import httpx
         client = self._http_client()
-        limit, source = self._timeout()
+        limit, source = self._timeout(timeout)
         start = time.monotonic()
         headers = {"Content-Type": CONTENT_TYPE,
                    "Connection": "close" if self.keep_alive == 0 else "keep-alive"}

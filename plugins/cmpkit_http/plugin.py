@@ -1,11 +1,11 @@
-"""The http plugin's hooks: HTTP(S) transfer for -server, the HTTP front of the mock server for -port,
+"""The http plugin's hooks: HTTP(S) transport for -server, the HTTP front of the mock server for -port,
 and the extension options -srv_tls_cert/-srv_tls_key/-srv_tls_keypass.
 
 Nothing heavy is imported here: httpx, ssl and the server code load only when a hook is used.
 """
 from __future__ import annotations
 
-from cmpkit.plugins import hookimpl
+from cmpkit import hookimpl
 
 MOCK_GROUP = "Mock server options"
 
@@ -24,15 +24,15 @@ def cmpkit_options():
 
 
 @hookimpl
-def cmpkit_get_transfer(config):
+def cmpkit_get_transport(config, ctx):
     if not config.get("server") or config.get("use_mock_srv"):
         return None
-    from .client import HttpTransfer
-    return HttpTransfer(config)
+    from .client import HttpTransport
+    return HttpTransport(config, ctx)
 
 
 @hookimpl
-def cmpkit_serve(config, handler):
+def cmpkit_serve(config, handler, ctx):
     from .server import serve
-    serve(config, handler)
+    serve(config, handler, ctx)
     return True

@@ -362,7 +362,7 @@ def parse_port(text) -> int:
     return int(value)
 
 
-def server_ssl_context(cfg, loader=None):
+def server_ssl_context(cfg, loader):
     """The HTTPS context of -srv_tls_cert/-srv_tls_key/-srv_tls_keypass, or None for plain HTTP."""
     cert_src, key_src, keypass = (_option(cfg, n) for n in ("srv_tls_cert", "srv_tls_key", "srv_tls_keypass"))
     if cert_src is None and key_src is None:
@@ -370,12 +370,9 @@ def server_ssl_context(cfg, loader=None):
     if cert_src is None or key_src is None:
         raise ConfigError("must give both -srv_tls_cert and -srv_tls_key options or neither")
     from .client import load_cert_chain_der, private_key_of
-    if loader is None:
-        from cmpkit.session import Loader
-        loader = Loader(cfg)
     leaf, chain = loader.cert(cert_src, "mock server TLS certificate (-srv_tls_cert)", keypass)
     signer = loader.key(key_src, keypass, "mock server TLS private key (-srv_tls_key)")
-    from cmpkit_file.credentials import check_key_matches_cert
+    from cmpkit.core.keys import check_key_matches_cert
     check_key_matches_cert(signer, leaf, "-srv_tls_cert and -srv_tls_key")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:

@@ -1,12 +1,12 @@
-"""cmpkit plugin for the mock server: the in-process transfer (-use_mock_srv) and
-build_server(), which turns the -srv_* / -rsp_* / failure-injection options into a MockServer
+"""cmpkit plugin for the mock server: the in-process transport (-use_mock_srv), the server for -port,
+and build_server(), which turns the -srv_* / -rsp_* / failure-injection options into a MockServer
 the way ``openssl cmp``'s setup_srv_ctx() does."""
 from __future__ import annotations
 
 import logging
 
 from cmpkit.errors import ConfigError
-from cmpkit.plugins import hookimpl
+from cmpkit import hookimpl
 
 log = logging.getLogger("cmpkit")
 
@@ -16,39 +16,42 @@ def cmpkit_options():
     return ()  # all mock server options are man-page options, declared in cmpkit.core.optdecl
 
 
-class MockTransfer:
-    """The in-process transfer: hands each request to one MockServer for the whole run."""
+class MockTransport:
+    """The in-process Transport: hands each request to one MockServer for the whole run."""
 
     def __init__(self, server):
         self.server = server
 
-    def __call__(self, request_der: bytes) -> bytes:
-        return self.server.handle(request_der)
+    def send(self, request: bytes, timeout=None) -> bytes:
+        return self.server.handle(request)
 
     def close(self) -> None:
         pass
 
 
 @hookimpl
-def cmpkit_get_transfer(config):
+def cmpkit_get_transport(config, ctx):
     if not config.get("use_mock_srv"):
         return None
     log.info("will contact mock server")
-    return MockTransfer(build_server(config))
+    return MockTransport(build_server(config, ctx))
 
 
-def build_server(cfg, loader=None):
+@hookimpl
+def cmpkit_mock_server(config, ctx):
+    return build_server(config, ctx).handle
+
+
+def build_server(cfg, loader):
     """A MockServer configured from ``cfg`` (setup_srv_ctx() of openssl's apps/cmp.c).
 
-    Credentials are loaded through the plugin hooks (``loader``: a cmpkit.session.Loader,
-    made from ``cfg`` if None). ConfigError/CredentialError name the option at fault.
+    Credentials are loaded through ``loader`` (the run's :class:`cmpkit.types.LoadContext`).
+    ConfigError/CredentialError name the option at fault.
     """
-    from cmpkit.session import Loader
+    from cmpkit.core.keys import check_key_matches_cert
 
     from .server import MockServer, MockSettings
 
-    if loader is None:
-        loader = Loader(cfg)
     s = MockSettings()
     srv_ref, srv_secret = cfg.get("srv_ref"), cfg.get("srv_secret")
     srv_cert, srv_key, srv_keypass = cfg.get("srv_cert"), cfg.get("srv_key"), cfg.get("srv_keypass")
@@ -58,7 +61,7 @@ def build_server(cfg, loader=None):
     else:
         s.srv_ref = srv_ref.encode()
     if srv_secret is not None:
-        s.srv_secret = loader.passphrase(srv_secret, "PBMAC secret of mock server")
+        s.srv_secret = loader.get_pass(srv_secret, "PBMAC secret of mock server")
     elif srv_cert is None:
         raise ConfigError("mock server credentials must be given if -use_mock_srv or -port is used")
     else:
@@ -70,7 +73,6 @@ def build_server(cfg, loader=None):
     if srv_key is not None:
         s.srv_signer = loader.key(srv_key, srv_keypass, "private key for mock server cert")
         if s.srv_cert is not None:
-            from cmpkit_file.credentials import check_key_matches_cert
             check_key_matches_cert(s.srv_signer, s.srv_cert, "-srv_cert and -srv_key")
 
     other = cfg.get("otherpass")
@@ -112,16 +114,6 @@ def build_server(cfg, loader=None):
     for flag in ("send_error", "send_unprotected", "send_unprot_err", "accept_unprotected",
                  "accept_unprot_err", "accept_raverified"):
         setattr(s, flag, bool(cfg.get(flag)))
-    s.policy = _policy(cfg)
+    s.policy = loader.verification_policy()
     s.verify_options = getattr(s.policy, "options", None)
     return MockServer(s)
-
-
-def _policy(cfg):
-    """The verification policy for client certificates: a plugin's, else the default one."""
-    from cmpkit.plugins import hook
-    policy = hook().cmpkit_verification_policy(config=cfg)
-    if policy is None:
-        from cmpkit.core.verify import DefaultVerificationPolicy, VerifyOptions
-        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg))
-    return policy

@@ -19,7 +19,7 @@ import re
 from typing import Optional
 
 from cmpkit.errors import CredentialError
-from cmpkit.plugins import hookimpl
+from cmpkit import hookimpl
 
 from .uri import Pkcs11Uri, is_pkcs11_uri, parse_pkcs11_uri
 
@@ -77,7 +77,7 @@ def _uri_for(source: str, form: Optional[str], ctx) -> Optional[Pkcs11Uri]:
 
 
 def _read_pin_file(source: str, label: str) -> bytes:
-    from cmpkit_file.credentials import file_path
+    from cmpkit import file_path
     other_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", source) and not source.startswith("file:")
     if other_scheme or source.startswith("|"):
         raise CredentialError(f"unsupported pin-source for PKCS#11 token '{label}' (use a file name or a "

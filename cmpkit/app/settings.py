@@ -1,17 +1,12 @@
-"""From a Config to a finished command: load credentials through hooks, apply openssl cmp's
-defaults and fallbacks, run the client (or the mock server) and write the outputs atomically."""
+"""openssl cmp's setup_*_ctx() in one place: from a Config and loaded credentials to ClientSettings,
+with the man page's defaults and fallbacks (protection, server authentication, request contents)."""
 from __future__ import annotations
 
 import datetime
 import logging
-import os
-import re
-import sys
-import tempfile
 from typing import Optional
 
-from .errors import CmpError, ConfigError, CredentialError
-from .hookspecs import LoadContext
+from ..errors import ConfigError, CredentialError
 
 log = logging.getLogger("cmpkit")
 
@@ -32,66 +27,13 @@ INFOTYPES = {  # id-it-<name> (RFC 9810 / RFC 9480 / OpenSSL's names)
 INFOTYPE_NAMES = {v: k for k, v in INFOTYPES.items()}
 
 
-_PIN_VALUE = re.compile(r"(?i)(pin-value=)[^&;?#]*")
-
-
-def shown_source(source: str) -> str:
-    """A credential source as it may appear in a message: any URI ``pin-value`` hidden."""
-    return _PIN_VALUE.sub(r"\1***", source)
-
-
-class Loader:
-    """Loads keys and certificates through the plugin hooks, with the run's pass phrase policy."""
-
-    def __init__(self, cfg, hook=None):
-        from .plugins import hook as get_hook
-        self.cfg = cfg
-        self.hook = hook or get_hook()
-        self.ctx = LoadContext(batch=bool(cfg.get("batch")), config=cfg)
-
-    def certs(self, sources, what: str, passarg=None) -> list:
-        """All certificates of a list of sources (each may hold several)."""
-        out = []
-        for src in sources:
-            got = self.hook.cmpkit_load_certs(source=src, passarg=passarg, certform=None, what=what, ctx=self.ctx)
-            if got is None:
-                raise CredentialError(f"no plugin can load {what} from '{shown_source(src)}'")
-            out.extend(got)
-        return out
-
-    def certs_option(self, name: str, what: str, passarg=None) -> list:
-        return self.certs(self.cfg.get_list(name) if self.cfg.get(name) else [], what,
-                          passarg if passarg is not None else self.cfg.get("otherpass"))
-
-    def cert(self, source: str, what: str, passarg=None) -> tuple[bytes, list]:
-        """(first certificate, the rest) of one source."""
-        certs = self.certs([source], what, passarg)
-        return certs[0], certs[1:]
-
-    def key(self, source: str, passarg, what: str):
-        got = self.hook.cmpkit_load_key(source=source, passarg=passarg, keyform=self.cfg.get("keyform"),
-                                        what=what, ctx=self.ctx)
-        if got is None:
-            raise CredentialError(f"no plugin can load {what} from '{shown_source(source)}'")
-        return got
-
-    def public_key(self, source: str, passarg, what: str):
-        got = self.hook.cmpkit_load_public_key(source=source, passarg=passarg, keyform=self.cfg.get("keyform"),
-                                               what=what, ctx=self.ctx)
-        if got is None:
-            raise CredentialError(f"no plugin can load {what} from '{shown_source(source)}'")
-        return got
-
-    def passphrase(self, arg: Optional[str], what: str) -> Optional[bytes]:
-        return self.ctx.get_pass(arg, what)
-
 
 def _dn(cfg, name: str):
     """DER of a DN option, None if unset; "/" gives the NULL-DN."""
     value = cfg.get(name)
     if value is None:
         return None
-    from .core.names import parse_dn
+    from ..core.names import parse_dn
     return parse_dn(value, f"-{name}").public_bytes()
 
 
@@ -131,17 +73,14 @@ def _parse_geninfo(text: str) -> list:
 
 def _read_csr(cfg, loader) -> Optional[bytes]:
     src = cfg.get("csr")
-    if src is None:
-        return None
-    from cmpkit_file.credentials import load_csr
-    return load_csr(src)
+    return None if src is None else loader.csr(src)
 
 
 def build_client_settings(cfg, loader: Loader):
     """ClientSettings for the configured command: openssl cmp's setup_*_ctx in one place."""
     from cryptography import x509
 
-    from .core.client import ClientSettings
+    from ..core.client import ClientSettings
 
     cmd = cfg.get("cmd")
     if cmd is None:
@@ -175,14 +114,14 @@ def build_client_settings(cfg, loader: Loader):
     if cert_src is not None:
         s.cert, s.cert_chain = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
         if s.signer is not None:
-            from cmpkit_file.credentials import check_key_matches_cert
+            from ..core.keys import check_key_matches_cert
             check_key_matches_cert(s.signer, s.cert, "-cert and -key")
         if cfg.get("own_trusted"):
             own = loader.certs_option("own_trusted", "trusted certs for the own CMP signer cert (-own_trusted)")
-            _policy(cfg).verify_chain(s.cert, s.cert_chain + loader_untrusted(cfg, loader), own,
+            loader.verification_policy().verify_chain(s.cert, s.cert_chain + loader_untrusted(cfg, loader), own,
                                       purpose=None, check_status=True)
     s.extracerts = loader.certs_option("extracerts", "extra certificates (-extracerts)")
-    from .core.algs import digest_name, mac_name
+    from ..core.algs import digest_name, mac_name
     s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
     s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
 
@@ -198,7 +137,7 @@ def build_client_settings(cfg, loader: Loader):
         s.expect_sender = x509.load_der_x509_certificate(s.srvcert).subject.public_bytes()
     s.ignore_keyusage = bool(cfg.get("ignore_keyusage"))
     s.unprotected_errors = bool(cfg.get("unprotected_errors"))
-    s.policy = _policy(cfg)
+    s.policy = loader.verification_policy()
     s.verify_options = getattr(s.policy, "options", None)
     if cfg.get("out_trusted"):
         s.out_trusted = loader.certs_option("out_trusted", "trusted certs for the new certificate (-out_trusted)")
@@ -295,16 +234,6 @@ def loader_untrusted(cfg, loader) -> list:
     return loader.certs_option("untrusted", "untrusted certificates (-untrusted)")
 
 
-def _policy(cfg):
-    """The verification policy: a plugin's (cmpkit_verification_policy) or the bundled default."""
-    from .plugins import hook
-    policy = hook().cmpkit_verification_policy(config=cfg)
-    if policy is None:
-        from .core.verify import DefaultVerificationPolicy, VerifyOptions
-        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg))
-    return policy
-
-
 def _recipient(cfg, s) -> Optional[bytes]:
     from cryptography import x509
     r = _dn(cfg, "recipient")
@@ -326,8 +255,8 @@ def _template(cfg, loader, s):
     """The CertTemplate of ir/cr/kur with the man page's fallbacks."""
     from cryptography import x509
 
-    from .core import bodies
-    from .core.x509conf import extensions_from_section, parse_sans, policy_oids_extension
+    from ..core import bodies
+    from ..core.x509conf import extensions_from_section, parse_sans, policy_oids_extension
 
     ref = None
     if s.old_cert is not None:
@@ -400,211 +329,6 @@ def _template(cfg, loader, s):
     return tpl
 
 
-_CONF_CACHE = {}
-
-
 def _conf(cfg):
     """The loaded config file (for extension sections), or None."""
-    path = getattr(cfg, "config_path", None)
-    if not path:
-        return None
-    if path not in _CONF_CACHE:
-        from .core.conf import load_config
-        _CONF_CACHE[path] = load_config(path)
-    return _CONF_CACHE[path]
-
-
-# ---------------------------------------------------------------- outputs
-
-def write_atomically(path: str, data: bytes, mode: Optional[int] = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename;
-    the file gets ``mode`` (default 0666), less the umask, as a plain open() and openssl give."""
-    directory, name = os.path.split(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.cmpkit-tmp")
-    try:
-        try:
-            fd = os.open(tmp, flags, 0o666 if mode is None else mode)
-        except FileExistsError:  # left by a killed run with our pid: a fresh random name
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-            os.fchmod(fd, (0o666 if mode is None else mode) & ~_umask())
-    except OSError as exc:
-        raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise CmpError(f"cannot write '{path}': {exc.strerror}") from None
-
-
-def _umask() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-def certs_bytes(certs: list, certform: Optional[str]) -> bytes:
-    form = (certform or "PEM").upper()
-    if form == "PEM":
-        import base64
-        out = []
-        for c in certs:
-            b64 = base64.encodebytes(c).decode().replace("\n", "")
-            lines = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
-            out.append(f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n")
-        return "".join(out).encode()
-    if form in ("DER", "ASN1"):
-        if len(certs) > 1:
-            log.warning("saving more than one certificate in non-PEM format")
-        return b"".join(certs)
-    raise ConfigError(f"unsupported -certform '{certform}' for writing certificates (PEM or DER)")
-
-
-def save_certs(path: Optional[str], certs: list, what: str, certform) -> None:
-    if path is None:
-        return
-    log.info("received %d %s certificate(s), saving to file '%s'", len(certs), what, path)
-    write_atomically(path, certs_bytes(certs, certform))
-
-
-# ---------------------------------------------------------------- running
-
-PROVIDERS_BUILT_IN = ("default", "base", "legacy")  # what cryptography's OpenSSL has loaded anyway
-PROPERTIES_MET = ("provider=default", "fips=no", "-fips")  # mandatory properties the default provider has
-
-
-def check_engines_and_providers(cfg) -> None:
-    """-engine, -provider and -propquery fail where openssl's would find nothing to load or fetch.
-
-    cmpkit loads no OpenSSL engine or provider module: its algorithms are those of
-    cryptography's OpenSSL (default provider), and ``pkcs11`` as engine or provider is served
-    by the pkcs11 plugin.
-    """
-    from .plugins import get_manager, load_failures
-    wanted = []
-    for name in cfg.get_list("engine"):
-        if name != "pkcs11":
-            raise ConfigError(f'invalid engine "{name}": cmpkit uses no OpenSSL engines '
-                              "(-engine pkcs11 is served by the pkcs11 plugin)")
-        wanted.append("-engine pkcs11")
-    for name in cfg.get_list("provider"):
-        if name == "pkcs11":
-            wanted.append("-provider pkcs11")
-        elif name not in PROVIDERS_BUILT_IN:
-            raise ConfigError(f"unable to load provider {name}: cmpkit has {', '.join(PROVIDERS_BUILT_IN)}"
-                              " and pkcs11 (the pkcs11 plugin)")
-    if wanted and not get_manager().has_plugin("pkcs11"):
-        why = dict(load_failures).get("pkcs11", "not installed or blocked")
-        raise ConfigError(f"{wanted[0]} needs the pkcs11 plugin, which is not loaded: {why}")
-    query = cfg.get("propquery") or ""
-    for clause in (c.strip() for c in query.split(",")):
-        if clause and not clause.startswith("?") and clause.replace(" ", "") not in PROPERTIES_MET:
-            raise ConfigError(f"no algorithms match -propquery '{query}': cmpkit's come from OpenSSL's "
-                              f"default provider ({', '.join(PROPERTIES_MET[:2])})")
-
-
-def load_rand_files(cfg) -> None:
-    """-rand: every file of the list (separated by the OS path separator) must be readable, as
-    openssl requires. Their bytes seed nothing: cryptography and os.urandom draw from the
-    operating system's generator, which needs no seed."""
-    for name in filter(None, (cfg.get("rand") or "").split(os.pathsep)):
-        try:
-            with open(name, "rb") as fh:
-                while fh.read(1 << 16):
-                    pass
-        except OSError as exc:
-            raise CmpError(f"cannot load {name} into RNG: {exc.strerror}") from None
-
-
-def write_rand_file(cfg) -> None:
-    """-writerand: 1024 bytes of fresh random state, owner-only (0600) as openssl writes them."""
-    name = cfg.get("writerand")
-    if name:
-        write_atomically(name, os.urandom(1024), mode=0o600)
-
-
-def run_client(cfg) -> int:
-    """Run the configured command -repeat times; 0 on success."""
-    from .core.client import Client
-    from .plugins import hook as get_hook
-
-    hook = get_hook()
-    if cfg.get("server") is not None and cfg.get("use_mock_srv"):
-        raise ConfigError("cannot use both -server and -use_mock_srv options")
-    if cfg.get("server") is None and not cfg.get("use_mock_srv") and cfg.get("rspin") is None:
-        raise ConfigError("missing -server or -use_mock_srv or -rspin option")
-    loader = Loader(cfg, hook)
-    settings = build_client_settings(cfg, loader)
-    transfer = hook.cmpkit_get_transfer(config=cfg)
-    for wrapped in hook.cmpkit_wrap_transfer(config=cfg, transfer=transfer):
-        if wrapped is not None:
-            transfer = wrapped
-    if transfer is None:
-        raise ConfigError("no transfer available: give -server, -use_mock_srv or -rspin")
-
-    def sent(msg, der):
-        hook.cmpkit_message_sent(message=msg, der=der)
-
-    def received(msg, der):
-        hook.cmpkit_message_received(message=msg, der=der)
-
-    client = Client(settings, transfer, sent, received)
-    try:
-        for _ in range(cfg.get("repeat") or 1):
-            result = client.run()
-            _write_outputs(cfg, settings, result)
-    finally:
-        close = getattr(transfer, "close", None)
-        if close:
-            close()
-    return 0
-
-
-def _write_outputs(cfg, s, result) -> None:
-    certform = cfg.get("certform")
-    if cfg.get("extracertsout") is not None:
-        save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
-    if s.cmd in ("ir", "cr", "kur", "p10cr"):
-        certout, chainout = cfg.get("certout"), cfg.get("chainout")
-        if chainout is not None and chainout == certout:
-            save_certs(chainout, [result.cert] + result.chain, "newly enrolled cert and chain", certform)
-        else:
-            save_certs(chainout, result.chain, "chain", certform)
-            save_certs(certout, [result.cert], "newly enrolled", certform)
-        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
-    if s.cmd == "genm":
-        if not result.itavs:
-            log.info("genp does not contain any ITAV")
-        for oid, _value in result.itavs:
-            name = INFOTYPE_NAMES.get(oid)
-            sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
-        sys.stdout.flush()
-
-
-def run_server(cfg) -> int:
-    """-port: serve the mock server over HTTP until -max_msgs or interrupted."""
-    from .plugins import hook as get_hook
-    hook = get_hook()
-    if cfg.get("tls_used"):
-        raise ConfigError("-tls_used option not supported with -port option")
-    if cfg.get("server") is not None or cfg.get("use_mock_srv"):
-        raise ConfigError("the -port option excludes -server and -use_mock_srv")
-    if cfg.get("reqin") is not None or cfg.get("reqout") is not None:
-        raise ConfigError("the -port option does not support -reqin and -reqout")
-    if cfg.get("rspin") is not None or cfg.get("rspout") is not None:
-        raise ConfigError("the -port option does not support -rspin and -rspout")
-    from cmpkit_mock.plugin import build_server
-    server = build_server(cfg)
-    done = hook.cmpkit_serve(config=cfg, handler=server.handle)
-    if done is None:
-        raise ConfigError("no plugin can serve -port (is the http plugin blocked?)")
-    return 0
+    return getattr(cfg, "conf", None)

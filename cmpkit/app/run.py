@@ -1,0 +1,166 @@
+"""Running a command: the client with its transport, or the mock server behind -port; outputs
+written only when the transaction succeeded; openssl's engine, provider and -rand checks."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Optional
+
+from ..errors import CmpError, ConfigError
+from .credentials import Loader
+from .files import write_atomically
+from .settings import INFOTYPE_NAMES, build_client_settings
+
+log = logging.getLogger("cmpkit")
+
+
+def certs_bytes(certs: list, certform: Optional[str]) -> bytes:
+    form = (certform or "PEM").upper()
+    if form == "PEM":
+        import base64
+        out = []
+        for c in certs:
+            b64 = base64.encodebytes(c).decode().replace("\n", "")
+            lines = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+            out.append(f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n")
+        return "".join(out).encode()
+    if form in ("DER", "ASN1"):
+        if len(certs) > 1:
+            log.warning("saving more than one certificate in non-PEM format")
+        return b"".join(certs)
+    raise ConfigError(f"unsupported -certform '{certform}' for writing certificates (PEM or DER)")
+
+
+def save_certs(path: Optional[str], certs: list, what: str, certform) -> None:
+    if path is None:
+        return
+    log.info("received %d %s certificate(s), saving to file '%s'", len(certs), what, path)
+    write_atomically(path, certs_bytes(certs, certform))
+
+
+PROVIDERS_BUILT_IN = ("default", "base", "legacy")  # what cryptography's OpenSSL has loaded anyway
+PROPERTIES_MET = ("provider=default", "fips=no", "-fips")  # mandatory properties the default provider has
+
+
+def check_engines_and_providers(cfg) -> None:
+    """-engine, -provider and -propquery fail where openssl's would find nothing to load or fetch.
+
+    cmpkit loads no OpenSSL engine or provider module: its algorithms are those of
+    cryptography's OpenSSL (default provider), and ``pkcs11`` as engine or provider is served
+    by the pkcs11 plugin.
+    """
+    from ..plugins import get_manager, load_failures
+    wanted = []
+    for name in cfg.get_list("engine"):
+        if name != "pkcs11":
+            raise ConfigError(f'invalid engine "{name}": cmpkit uses no OpenSSL engines '
+                              "(-engine pkcs11 is served by the pkcs11 plugin)")
+        wanted.append("-engine pkcs11")
+    for name in cfg.get_list("provider"):
+        if name == "pkcs11":
+            wanted.append("-provider pkcs11")
+        elif name not in PROVIDERS_BUILT_IN:
+            raise ConfigError(f"unable to load provider {name}: cmpkit has {', '.join(PROVIDERS_BUILT_IN)}"
+                              " and pkcs11 (the pkcs11 plugin)")
+    if wanted and not get_manager().has_plugin("pkcs11"):
+        why = dict(load_failures).get("pkcs11", "not installed or blocked")
+        raise ConfigError(f"{wanted[0]} needs the pkcs11 plugin, which is not loaded: {why}")
+    query = cfg.get("propquery") or ""
+    for clause in (c.strip() for c in query.split(",")):
+        if clause and not clause.startswith("?") and clause.replace(" ", "") not in PROPERTIES_MET:
+            raise ConfigError(f"no algorithms match -propquery '{query}': cmpkit's come from OpenSSL's "
+                              f"default provider ({', '.join(PROPERTIES_MET[:2])})")
+
+
+def load_rand_files(cfg) -> None:
+    """-rand: every file of the list (separated by the OS path separator) must be readable, as
+    openssl requires. Their bytes seed nothing: cryptography and os.urandom draw from the
+    operating system's generator, which needs no seed."""
+    for name in filter(None, (cfg.get("rand") or "").split(os.pathsep)):
+        try:
+            with open(name, "rb") as fh:
+                while fh.read(1 << 16):
+                    pass
+        except OSError as exc:
+            raise CmpError(f"cannot load {name} into RNG: {exc.strerror}") from None
+
+
+def write_rand_file(cfg) -> None:
+    """-writerand: 1024 bytes of fresh random state, owner-only (0600) as openssl writes them."""
+    name = cfg.get("writerand")
+    if name:
+        write_atomically(name, os.urandom(1024), mode=0o600)
+
+
+def run_client(cfg) -> int:
+    """Run the configured command -repeat times; 0 on success."""
+    from ..core.client import Client
+    from ..plugins import hook as get_hook
+
+    hook = get_hook()
+    if cfg.get("server") is not None and cfg.get("use_mock_srv"):
+        raise ConfigError("cannot use both -server and -use_mock_srv options")
+    if cfg.get("server") is None and not cfg.get("use_mock_srv") and cfg.get("rspin") is None:
+        raise ConfigError("missing -server or -use_mock_srv or -rspin option")
+    loader = Loader(cfg, hook)
+    settings = build_client_settings(cfg, loader)
+    client = Client(settings, None, lambda msg, der: hook.cmpkit_message_sent(message=msg, der=der),
+                    lambda msg, der: hook.cmpkit_message_received(message=msg, der=der))
+    transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
+    for wrapped in hook.cmpkit_wrap_transport(config=cfg, transport=transport, protect=client.reprotect):
+        if wrapped is not None:
+            transport = wrapped
+    if transport is None:
+        raise ConfigError("no transport available: give -server, -use_mock_srv or -rspin")
+    client.transport = transport  # a Transport, as the hooks return
+    try:
+        for _ in range(cfg.get("repeat") or 1):
+            result = client.run()
+            _write_outputs(cfg, settings, result)
+    finally:
+        transport.close()
+    return 0
+
+
+def _write_outputs(cfg, s, result) -> None:
+    certform = cfg.get("certform")
+    if cfg.get("extracertsout") is not None:
+        save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
+    if s.cmd in ("ir", "cr", "kur", "p10cr"):
+        certout, chainout = cfg.get("certout"), cfg.get("chainout")
+        if chainout is not None and chainout == certout:
+            save_certs(chainout, [result.cert] + result.chain, "newly enrolled cert and chain", certform)
+        else:
+            save_certs(chainout, result.chain, "chain", certform)
+            save_certs(certout, [result.cert], "newly enrolled", certform)
+        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    if s.cmd == "genm":
+        if not result.itavs:
+            log.info("genp does not contain any ITAV")
+        for oid, _value in result.itavs:
+            name = INFOTYPE_NAMES.get(oid)
+            sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
+        sys.stdout.flush()
+
+
+def run_server(cfg) -> int:
+    """-port: serve the mock server over HTTP until -max_msgs or interrupted."""
+    from ..plugins import hook as get_hook
+    hook = get_hook()
+    if cfg.get("tls_used"):
+        raise ConfigError("-tls_used option not supported with -port option")
+    if cfg.get("server") is not None or cfg.get("use_mock_srv"):
+        raise ConfigError("the -port option excludes -server and -use_mock_srv")
+    if cfg.get("reqin") is not None or cfg.get("reqout") is not None:
+        raise ConfigError("the -port option does not support -reqin and -reqout")
+    if cfg.get("rspin") is not None or cfg.get("rspout") is not None:
+        raise ConfigError("the -port option does not support -rspin and -rspout")
+    loader = Loader(cfg, hook)
+    handler = hook.cmpkit_mock_server(config=cfg, ctx=loader)
+    if handler is None:
+        raise ConfigError("no plugin provides the CMP server for -port (is the mock plugin blocked?)")
+    done = hook.cmpkit_serve(config=cfg, handler=handler, ctx=loader)
+    if done is None:
+        raise ConfigError("no plugin can serve -port (is the http plugin blocked?)")
+    return 0
