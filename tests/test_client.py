@@ -3,7 +3,8 @@ import pytest
 
 from cmpkit import ProtectionError, TransactionError
 from cmpkit.core import bodies, protection
-from cmpkit.core.client import Client, ClientSettings
+from cmpkit.app.transaction import Client
+from cmpkit.core.client import ClientSettings
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.core.message import OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo, new_message
 

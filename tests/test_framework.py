@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from cmpkit.core import bodies
-from cmpkit.core.client import Client, ClientSettings
+from cmpkit.app.transaction import Client
+from cmpkit.core.client import ClientSettings
 from cmpkit.core.keys import SoftwareKey
 
 from .test_client import SECRET, Responder

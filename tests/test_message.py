@@ -160,11 +160,12 @@ def test_bodies_round_trip(body_type, body, reader, expected):
 
 def test_pkiconf_and_header_fields():
     msg = new_message("pkiconf", transaction_id=b"t" * 16, sender_nonce=b"n" * 16, recip_nonce=b"r" * 16,
-                      sender_kid=b"kid", pvno=3)
+                      sender_kid=b"kid", pvno=3, message_time=1_800_000_000)
     back = PKIMessage.from_der(msg.to_der())
     assert (back.body_type, back.pvno, back.transaction_id, back.sender_nonce, back.recip_nonce,
             back.sender_kid) == ("pkiconf", 3, b"t" * 16, b"n" * 16, b"r" * 16, b"kid")
-    assert back.message_time is not None and back.protection is None and back.extra_certs == []
+    assert back.message_time.timestamp() == 1_800_000_000 and back.protection is None and back.extra_certs == []
+    assert new_message("pkiconf").message_time is None      # the core reads no clock
 
 
 # ---------------------------------------------------------------- malformed input

@@ -8,7 +8,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from cmpkit import CmpError, ConfigError, TransactionError
 from cmpkit.core import bodies, protection
-from cmpkit.core.client import Client, ClientSettings
+from cmpkit.app.transaction import Client
+from cmpkit.core.client import ClientSettings
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.core.message import OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo, directory_name, new_message
 from cmpkit_mock.server import MockServer, MockSettings

@@ -376,7 +376,8 @@ def test_through_plugin_manager(hsm, fresh_plugins, monkeypatch):
 def test_ir_popo_and_protection_signed_by_token(hsm):
     """An IR built by the Client: the POPO and the message protection are made by token keys."""
     from cmpkit.core import bodies, protection
-    from cmpkit.core.client import Client, ClientSettings
+    from cmpkit.app.transaction import Client
+    from cmpkit.core.client import ClientSettings
     from cmpkit.core.message import PKIMessage
     from cmpkit.errors import TransferError
 

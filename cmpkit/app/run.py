@@ -95,7 +95,7 @@ def write_rand_file(cfg) -> None:
 
 def run_client(cfg) -> int:
     """Run the configured command -repeat times; 0 on success."""
-    from ..core.client import Client
+    from .transaction import Client
     from ..plugins import hook as get_hook
 
     hook = get_hook()
@@ -113,7 +113,7 @@ def run_client(cfg) -> int:
             transport = wrapped
     if transport is None:
         raise ConfigError("no transport available: give -server, -use_mock_srv or -rspin")
-    client.transport = transport  # a Transport, as the hooks return
+    client.transport = transport
     try:
         for _ in range(cfg.get("repeat") or 1):
             result = client.run()

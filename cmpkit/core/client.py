@@ -1,21 +1,26 @@
-"""The CMP client: builds requests, checks responses and runs ir/cr/kur/p10cr/rr/genm transactions.
+"""The CMP client transaction as a sans-IO machine: requests out, responses in, transitions in a table.
 
-Transport-agnostic: the client is given a :class:`cmpkit.types.Transport` (chosen by the
-cmpkit_get_transport hook). Every response is checked in one place
-(:meth:`Client._check_response`): body type, transactionID, nonces, sender and protection.
-A transport that replays or substitutes messages (``-reqin``/``-rspin``) answers with a
-:class:`cmpkit.types.ReplayedResponse`, whose transactionID and nonces the client adopts.
+h11's way: :class:`ClientMachine` does no I/O, reads no clock and never sleeps. It is driven by
+events, each carrying the current time (POSIX seconds): :meth:`~ClientMachine.start` gives the
+first request, :meth:`~ClientMachine.receive` takes the decoded response and gives the next
+step, :meth:`~ClientMachine.resume` continues after a wait. A step is :class:`Send` (a request
+to transfer), :class:`Wait` (polling: wait, then resume) or :class:`Done` (the result).
+The shell (:mod:`cmpkit.app.transaction`) drives it with a real clock and a Transport.
+
+Every response is checked in one place (:meth:`ClientMachine._check_response`): transactionID,
+nonces, protection, sender; then the table :data:`TRANSITIONS` says which body types the
+current state accepts and what follows. An unexpected message fails naming the state.
+A response the transport replayed or substituted (``-reqin``/``-rspin``) is adopted: its
+transactionID and nonces are taken instead of checked, as openssl does.
 """
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional, Union
 
 from ..errors import ProtectionError, TransactionError, VerifyError
-from ..types import ReplayedResponse, Transport, as_transport
 from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
@@ -91,22 +96,183 @@ class Result:
     status: Optional[StatusInfo] = None
 
 
-class Client:
-    """Runs one CMP transaction per :meth:`run` call over ``transport``."""
+@dataclass(frozen=True)
+class Send:
+    """Step: transfer ``message`` (DER ``der``) and pass the response to :meth:`ClientMachine.receive`."""
 
-    def __init__(self, settings: ClientSettings, transport: Optional[Transport],
-                 on_sent: Optional[Callable] = None, on_received: Optional[Callable] = None):
+    message: PKIMessage
+    der: bytes
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Step: wait ``seconds`` (the server's checkAfter), then call :meth:`ClientMachine.resume`."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """Step: the transaction succeeded with ``result``."""
+
+    result: Result
+
+
+Step = Union[Send, Wait, Done]
+
+# The client's transitions: state -> (response body types it accepts, handler). "{rep}" stands
+# for the answer to the request sent (ip, cp or kup). An "error" body ends the transaction in
+# any state; anything else not listed fails naming the state.
+TRANSITIONS = {
+    "await certificate response": (("{rep}",), "_on_cert_rep"),
+    "await poll response": (("pollRep", "{rep}"), "_on_poll_rep"),
+    "await confirmation": (("pkiconf",), "_on_pkiconf"),
+    "await revocation response": (("rp",), "_on_rp"),
+    "await general response": (("genp",), "_on_genp"),
+}
+# What a command sends first and which state then waits for the answer.
+FIRST_STATE = {"ir": "await certificate response", "cr": "await certificate response",
+               "kur": "await certificate response", "p10cr": "await certificate response",
+               "rr": "await revocation response", "genm": "await general response"}
+
+
+class ClientMachine:
+    """One CMP client transaction at a time (``start`` begins the next), without any I/O."""
+
+    def __init__(self, settings: ClientSettings):
         self.s = settings
-        self.transport = None if transport is None else as_transport(transport)
-        self.on_sent = on_sent
-        self.on_received = on_received
+        self.state = "idle"
         self.transaction_id: Optional[bytes] = None
-        self.last_sender_nonce: Optional[bytes] = None
         self.recip_nonce: Optional[bytes] = None
         self.deadline: Optional[float] = None
         self.extra_certs_in: list = []
+        self._sent: Optional[PKIMessage] = None        # the last request, for checking its answer
+        self._now: float = 0.0
+        self._rep_type: Optional[str] = None           # ip/cp/kup answering the certificate request
+        self._cert_req_id: Optional[int] = None
+        self._result: Optional[Result] = None
         self._pbm_alg: Optional[bytes] = None
         self._expected_spki: Optional[tuple] = None  # (requested public key, its SPKI DER)
+
+    # ------------------------------------------------------------ events
+    def start(self, now: float) -> Step:
+        """Begin a transaction of the configured command; the first request to send."""
+        s = self.s
+        if s.cmd not in FIRST_STATE:
+            raise TransactionError(f"unknown command: {s.cmd}")
+        self._now = now
+        self.transaction_id = self.recip_nonce = None
+        self.extra_certs_in = []
+        self._result = None
+        self.deadline = now + s.total_timeout if s.total_timeout and s.total_timeout > 0 else None
+        if s.cmd in ("ir", "cr", "kur", "p10cr"):
+            self._rep_type = REP_FOR_REQ[s.cmd]
+            gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")] if s.implicit_confirm else []
+            req = self._new(REQ_FOR_CMD[s.cmd], self._cert_request_body(), gi)
+        elif s.cmd == "rr":
+            req = self._new("rr", bodies.rev_req_der(self._revocation_template(), s.revreason))
+        else:
+            req = self._new("genm", bodies.genm_der(s.infotypes))
+        return self._send(req, FIRST_STATE[s.cmd])
+
+    def receive(self, rsp: PKIMessage, now: float, adopt: bool = False) -> Step:
+        """The response to the last request (decoded); ``adopt`` for a replayed or substituted one."""
+        self._now = now
+        if self.state not in TRANSITIONS:
+            raise TransactionError(f"no response expected in state '{self.state}' "
+                                   f"(received {_upper(rsp.body_type)})")
+        accepted, handler = TRANSITIONS[self.state]
+        expected = tuple(self._rep_type if t == "{rep}" else t for t in accepted)
+        self._check_response(self._sent, rsp, expected, adopt)
+        return getattr(self, handler)(rsp)
+
+    def resume(self, now: float) -> Step:
+        """After a :class:`Wait`: the next pollReq."""
+        if self.state != "polling":
+            raise TransactionError(f"nothing to resume in state '{self.state}'")
+        self._now = now
+        return self._send(self._new("pollReq", bodies.poll_req_der([self._cert_req_id])), "await poll response")
+
+    def time_left(self, now: float) -> Optional[float]:
+        """Seconds until -total_timeout (None: no limit); TransactionError once it has passed."""
+        if self.deadline is None:
+            return None
+        if now > self.deadline:
+            raise TransactionError("total timeout exceeded (-total_timeout)")
+        return max(0.001, self.deadline - now)
+
+    # ------------------------------------------------------------ transitions
+    def _send(self, req: PKIMessage, state: str) -> Send:
+        self._sent, self.state = req, state
+        return Send(req, req.to_der())
+
+    def _on_cert_rep(self, rsp: PKIMessage) -> Step:
+        ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
+        if not responses:
+            raise TransactionError(f"{_upper(self._rep_type)} contains no certificate response")
+        resp = responses[0]
+        if resp.status.status == STATUS_WAITING:
+            self._cert_req_id = resp.cert_req_id
+            return self._wait_for_poll(None)
+        return self._certificate(rsp, resp, ca_pubs)
+
+    def _on_poll_rep(self, rsp: PKIMessage) -> Step:
+        if rsp.body_type == self._rep_type:
+            return self._on_cert_rep(rsp)
+        entries = bodies.read_poll_rep(rsp.body)
+        if not entries:
+            raise TransactionError("empty POLLREP")
+        return self._wait_for_poll(max(0, entries[0][1]))
+
+    def _wait_for_poll(self, check_after: Optional[int]) -> Step:
+        self.state = "polling"
+        if check_after is None:  # the waiting ip/cp/kup: poll at once
+            return self.resume(self._now)
+        if self.deadline is not None and self._now + check_after > self.deadline:
+            raise TransactionError(f"polling would exceed -total_timeout (checkAfter = {check_after} s)")
+        log.info("received polling response, waiting checkAfter = %d s", check_after)
+        return Wait(check_after)
+
+    def _certificate(self, rsp: PKIMessage, resp, ca_pubs) -> Step:
+        s = self.s
+        rsp_type = self._rep_type
+        if resp.status.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS):
+            raise TransactionError(f"{_upper(rsp_type)} rejected the request: {resp.status.describe()}")
+        if resp.encrypted:
+            raise TransactionError("encrypted certificates are not supported")
+        if resp.cert is None:
+            raise TransactionError(f"{_upper(rsp_type)} has status {resp.status.status_name} but no certificate")
+        cert_der = resp.cert
+        self._check_new_cert(cert_der)
+        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
+        result.chain = self._build_chain(cert_der, rsp.extra_certs + list(s.untrusted))
+        self._result = result
+        granted = s.implicit_confirm and rsp.implicit_confirm
+        if not granted and not s.disable_confirm:
+            from . import protection
+            conf = bodies.cert_conf_der([(protection.cert_hash(cert_der), resp.cert_req_id, None, None)])
+            return self._send(self._new("certConf", conf), "await confirmation")
+        return self._done(result)
+
+    def _on_pkiconf(self, rsp: PKIMessage) -> Step:
+        return self._done(self._result)
+
+    def _on_rp(self, rsp: PKIMessage) -> Step:
+        statuses = bodies.read_rev_rep(rsp.body)
+        if not statuses:
+            raise TransactionError("RP contains no status")
+        si = statuses[0]
+        if si.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS, 4, 5):
+            raise TransactionError(f"revocation rejected: {si.describe()}")
+        return self._done(Result(status=si))
+
+    def _on_genp(self, rsp: PKIMessage) -> Step:
+        return self._done(Result(itavs=bodies.read_itavs(rsp.body)))
+
+    def _done(self, result: Result) -> Done:
+        result.extra_certs = self.extra_certs_in
+        self.state = "done"
+        return Done(result)
 
     # ------------------------------------------------------------ requests
     def _sender(self) -> bytes:
@@ -127,7 +293,7 @@ class Client:
                           recipient=directory_name(s.recipient) if s.recipient is not None else NULL_DN_GENERAL_NAME,
                           transaction_id=self.transaction_id, recip_nonce=self.recip_nonce,
                           sender_kid=self._sender_kid(), general_info=gi + list(s.geninfo),
-                          body=body)
+                          message_time=self._now, body=body)
         self.transaction_id = msg.transaction_id
         self._protect(msg)
         return msg
@@ -172,25 +338,6 @@ class Client:
                 out.append(c)
         return out
 
-    # ------------------------------------------------------------ exchange
-    def _exchange(self, req: PKIMessage, expected: tuple) -> PKIMessage:
-        req_der = req.to_der()
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TransactionError("total timeout exceeded (-total_timeout)")
-        log.info("sending %s", _upper(req.body_type))
-        if self.on_sent:
-            self.on_sent(req, req_der)
-        timeout = None
-        if self.deadline is not None:
-            timeout = max(0.001, self.deadline - time.monotonic())
-        rsp_der = self.transport.send(req_der, timeout)
-        rsp = PKIMessage.from_der(rsp_der)
-        log.info("received %s", _upper(rsp.body_type))
-        if self.on_received:
-            self.on_received(rsp, rsp_der)
-        self._check_response(req, rsp, expected, isinstance(rsp_der, ReplayedResponse))
-        return rsp
-
     def _negative(self, rsp: PKIMessage) -> bool:
         """Is this a negative answer (for which -unprotected_errors may accept no protection)?"""
         bt = rsp.body_type
@@ -206,6 +353,7 @@ class Client:
         return bt == "pkiconf"
 
     def _check_response(self, sent: PKIMessage, rsp: PKIMessage, expected: tuple, replayed: bool) -> None:
+        """transactionID, nonces, pvno, protection and sender of a response; then its body type."""
         s = self.s
         # transaction ID and nonces (a replayed response is adopted, as openssl does for -rspin)
         if replayed:
@@ -238,7 +386,7 @@ class Client:
             raise TransactionError(f"received error message: {si.describe()}{extra}")
         if rsp.body_type not in expected:
             raise TransactionError(f"unexpected {_upper(rsp.body_type)} message, expected "
-                                   + " or ".join(_upper(e) for e in expected))
+                                   + " or ".join(_upper(e) for e in expected) + f" (state '{self.state}')")
 
     def _check_protection(self, rsp: PKIMessage) -> None:
         s = self.s
@@ -287,7 +435,7 @@ class Client:
         for cand in dict.fromkeys(candidates):
             try:
                 x509.load_der_x509_certificate(cand)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 continue
             if sender is not None and not same_name(cert_subject_der(cand), sender):
                 continue
@@ -314,21 +462,7 @@ class Client:
             policy = DefaultVerificationPolicy(self.s.verify_options)
         return policy.verify_chain(cert_der, untrusted, trusted, purpose=purpose, check_status=check_status)
 
-    # ------------------------------------------------------------ transactions
-    def run(self) -> Result:
-        s = self.s
-        self.transaction_id = None
-        self.recip_nonce = None
-        self.extra_certs_in = []
-        self.deadline = time.monotonic() + s.total_timeout if s.total_timeout and s.total_timeout > 0 else None
-        if s.cmd in ("ir", "cr", "kur", "p10cr"):
-            return self._enroll()
-        if s.cmd == "rr":
-            return self._revoke()
-        if s.cmd == "genm":
-            return self._genm()
-        raise TransactionError(f"unknown command: {s.cmd}")
-
+    # ------------------------------------------------------------ request and result contents
     def _cert_request_body(self) -> bytes:
         s = self.s
         if s.cmd == "p10cr":
@@ -349,56 +483,18 @@ class Client:
             raise TransactionError("missing private key for proof of possession (-newkey or -key), or use -popo 0/-1")
         return bodies.cert_req_messages_der([bodies.cert_req_msg_der(req, s.popo, signer, s.digest)])
 
-    def _enroll(self) -> Result:
+    def _revocation_template(self) -> bodies.Template:
         s = self.s
-        req_type = REQ_FOR_CMD[s.cmd]
-        gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")] if s.implicit_confirm else []
-        req = self._new(req_type, self._cert_request_body(), gi)
-        rsp_type = REP_FOR_REQ[req_type]
-        rsp = self._exchange(req, (rsp_type,))
-        ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
-        if not responses:
-            raise TransactionError(f"{_upper(rsp_type)} contains no certificate response")
-        resp = responses[0]
-        # polling
-        while resp.status.status == STATUS_WAITING:
-            resp, rsp, ca_pubs = self._poll(resp.cert_req_id, rsp_type)
-        if resp.status.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS):
-            raise TransactionError(f"{_upper(rsp_type)} rejected the request: {resp.status.describe()}")
-        if resp.encrypted:
-            raise TransactionError("encrypted certificates are not supported")
-        if resp.cert is None:
-            raise TransactionError(f"{_upper(rsp_type)} has status {resp.status.status_name} but no certificate")
-        cert_der = resp.cert
-        self._check_new_cert(cert_der)
-        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
-        result.chain = self._build_chain(cert_der, rsp.extra_certs + list(s.untrusted))
-        granted = s.implicit_confirm and rsp.implicit_confirm
-        if not granted and not s.disable_confirm:
-            from . import protection
-            conf = bodies.cert_conf_der([(protection.cert_hash(cert_der), resp.cert_req_id, None, None)])
-            cc = self._new("certConf", conf)
-            self._exchange(cc, ("pkiconf",))
-        result.extra_certs = self.extra_certs_in
-        return result
-
-    def _poll(self, cert_req_id: int, rsp_type: str):
-        while True:
-            req = self._new("pollReq", bodies.poll_req_der([cert_req_id]))
-            rsp = self._exchange(req, ("pollRep", rsp_type))
-            if rsp.body_type == rsp_type:
-                ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
-                if not responses:
-                    raise TransactionError(f"{_upper(rsp_type)} contains no certificate response")
-                return responses[0], rsp, ca_pubs
-            entries = bodies.read_poll_rep(rsp.body)
-            if not entries:
-                raise TransactionError("empty POLLREP")
-            check_after = max(0, entries[0][1])
-            if self.deadline is not None and time.monotonic() + check_after > self.deadline:
-                raise TransactionError(f"polling would exceed -total_timeout (checkAfter = {check_after} s)")
-            log.info("received polling response, waiting checkAfter = %d s", check_after)
-            time.sleep(check_after)
+        from cryptography import x509
+        if s.old_cert is not None:
+            old = x509.load_der_x509_certificate(s.old_cert)
+            return bodies.Template(serial=old.serial_number, issuer=old.issuer.public_bytes())
+        if s.csr is not None:
+            from cryptography.hazmat.primitives import serialization
+            csr = x509.load_der_x509_csr(s.csr)
+            return bodies.Template(subject=csr.subject.public_bytes(), public_key=csr.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        raise TransactionError("missing -oldcert (or -csr) for the certificate to revoke")
 
     def _check_new_cert(self, cert_der: bytes) -> None:
         from cryptography import x509
@@ -406,7 +502,7 @@ class Client:
         s = self.s
         try:
             cert = x509.load_der_x509_certificate(cert_der)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise TransactionError(f"cannot parse the newly enrolled certificate: {exc}") from None
         expected = s.newkey_public
         if expected is None and s.newkey_signer is not None:
@@ -424,49 +520,22 @@ class Client:
             except VerifyError as exc:
                 raise TransactionError(f"newly enrolled certificate not trusted (-out_trusted): {exc}") from None
 
-    @staticmethod
-    def _build_chain(cert_der: bytes, pool: list) -> list:
-        """The issuer chain of ``cert_der`` found in ``pool`` by name and signature (no trust)."""
-        return list(_issuer_chain(bytes(cert_der), tuple(bytes(c) for c in pool)))
+    _build_chain = staticmethod(lambda cert_der, pool: build_chain(cert_der, pool))
 
-    def _revoke(self) -> Result:
-        s = self.s
-        from cryptography import x509
-        if s.old_cert is not None:
-            old = x509.load_der_x509_certificate(s.old_cert)
-            tpl = bodies.Template(serial=old.serial_number, issuer=old.issuer.public_bytes())
-        elif s.csr is not None:
-            from cryptography.hazmat.primitives import serialization
-            csr = x509.load_der_x509_csr(s.csr)
-            tpl = bodies.Template(subject=csr.subject.public_bytes(), public_key=csr.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
-        else:
-            raise TransactionError("missing -oldcert (or -csr) for the certificate to revoke")
-        req = self._new("rr", bodies.rev_req_der(tpl, s.revreason))
-        rsp = self._exchange(req, ("rp",))
-        statuses = bodies.read_rev_rep(rsp.body)
-        if not statuses:
-            raise TransactionError("RP contains no status")
-        si = statuses[0]
-        if si.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS, 4, 5):
-            raise TransactionError(f"revocation rejected: {si.describe()}")
-        return Result(status=si, extra_certs=self.extra_certs_in)
-
-    def _genm(self) -> Result:
-        req = self._new("genm", bodies.genm_der(self.s.infotypes))
-        rsp = self._exchange(req, ("genp",))
-        return Result(itavs=bodies.read_itavs(rsp.body), extra_certs=self.extra_certs_in)
+def build_chain(cert_der: bytes, pool: list) -> list:
+    """The issuer chain of ``cert_der`` found in ``pool`` by name and signature (no trust)."""
+    return list(_issuer_chain(bytes(cert_der), tuple(bytes(c) for c in pool)))
 
 
 @functools.lru_cache(maxsize=32)
 def _issuer_chain(cert_der: bytes, pool: tuple) -> tuple:
-    """Client._build_chain, memoised: -repeat and the mock server build the same chains again."""
+    """build_chain, memoised: -repeat and the mock server build the same chains again."""
     from cryptography import x509
     certs = []
     for c in dict.fromkeys(pool):
         try:
             certs.append((c, x509.load_der_x509_certificate(c)))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             continue
     chain = []
     current = x509.load_der_x509_certificate(cert_der)

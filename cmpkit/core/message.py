@@ -5,7 +5,6 @@ import datetime
 import functools
 import os
 import re
-import time
 from typing import Iterable, Optional
 
 from pyasn1.codec.der import decoder as _decoder
@@ -66,7 +65,7 @@ def _check_certificates(certs: list, what: str) -> None:
     for n, cert in enumerate(certs, 1):
         try:
             x509.load_der_x509_certificate(cert)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             reason = (str(exc).splitlines() or ["not a certificate"])[0][:120]
             raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}") from None
 
@@ -570,16 +569,18 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
                 recip_nonce: Optional[bytes] = None, sender_kid: Optional[bytes] = None,
                 recip_kid: Optional[bytes] = None, free_text: Iterable[str] = (),
                 general_info: Iterable[tuple[str, Optional[bytes]]] = (),
-                message_time: Optional[datetime.datetime] = None, with_time: bool = True,
+                message_time: "Optional[datetime.datetime | float]" = None,
                 body=None, extra_certs: Iterable[bytes] = ()) -> PKIMessage:
     """Build an unprotected message. ``body`` is the body's content as DER or as a pyasn1 value
     of the body's schema (None for pkiconf); fresh random transactionID and senderNonce
-    (16 bytes) unless given."""
+    (16 bytes) unless given. ``message_time`` (a datetime or POSIX seconds; the caller's
+    clock, the core reads none) becomes messageTime; None leaves it out."""
     if body_type not in asn1.BODY_TAG:
         raise ValueError(f"unknown body type {body_type!r}")
     h = Header(pvno, bytes(sender), bytes(recipient))
-    if with_time:
-        h.messageTime = _time_text(message_time) if message_time else _now_text(int(time.time()))
+    if message_time is not None:
+        h.messageTime = (_time_text(message_time) if isinstance(message_time, datetime.datetime)
+                         else _now_text(int(message_time)))
     h.senderKID, h.recipKID, h.recipNonce = sender_kid, recip_kid, recip_nonce
     h.transactionID = transaction_id if transaction_id is not None else os.urandom(16)
     h.senderNonce = sender_nonce if sender_nonce is not None else os.urandom(16)

@@ -281,7 +281,7 @@ def load_certs(source: str, password: Password = None, certform: Optional[str] =
             if label in _CERT_LABELS:
                 try:
                     out.append(_pem_cert(label, block))
-                except (ValueError, DecodeError):
+                except (ValueError, x509.InvalidVersion, DecodeError):
                     reason = f"certificate number {len(out) + 1} in the PEM file is not valid"
                     raise _error(what, path, reason) from None
         if not out:
@@ -294,7 +294,7 @@ def load_certs(source: str, password: Password = None, certform: Optional[str] =
         return [c.public_bytes(serialization.Encoding.DER) for c in certs]
     try:
         return [_cert_der(data)]
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise _error(what, path, "not a certificate in PEM, DER or PKCS#12 format") from None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -599,7 +600,7 @@ class MockServer:
         if self.transaction_id is None:
             self.transaction_id = os.urandom(16)
         nonce = os.urandom(16)
-        msg = new_message(body_type, sender=self._sender(), recipient=self.recipient,
+        msg = new_message(body_type, sender=self._sender(), recipient=self.recipient, message_time=time.time(),
                           transaction_id=self.transaction_id, sender_nonce=nonce,
                           recip_nonce=self.recip_nonce, general_info=general_info, body=body)
         self.sender_nonce = nonce
@@ -638,9 +639,10 @@ class MockServer:
         """The server certificate's issuer chain from -srv_untrusted, without self-signed
         certificates (OpenSSL builds it once and adds it after the server certificate)."""
         if self._server_chain is None:
-            from cmpkit.core.client import Client
             from cryptography import x509
-            chain = Client._build_chain(self.s.srv_cert, list(self.s.srv_chain) + list(self.s.srv_untrusted))
+
+            from cmpkit.core.client import build_chain
+            chain = build_chain(self.s.srv_cert, list(self.s.srv_chain) + list(self.s.srv_untrusted))
             keep = []
             for c in chain:
                 cert = x509.load_der_x509_certificate(c)
@@ -665,6 +667,7 @@ class MockServer:
         self.in_transaction = False
         si = StatusInfo(REJECTION, ["error processing message"], [BAD_REQUEST])
         msg = new_message("error", recipient=self.recipient, transaction_id=tid, recip_nonce=self.recip_nonce,
+                          message_time=time.time(),
                           body=bodies.error_der(si))
         return msg.to_der()
 
