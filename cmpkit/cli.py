@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     if argv in HELP_ARGS and _help_without_discovery():
         return 1 if not argv else 0
     log = setup_logging()
+    _exit_cleanly_on_sigterm()
     from .errors import CmpError
     try:
         from .core.options import format_help, parse_command_line
@@ -103,6 +104,19 @@ def main(argv=None) -> int:
         log.error("internal error: %s: %s (set CMPKIT_DEBUG=1 for details)", type(exc).__name__,
                   str(exc).splitlines()[0] if str(exc) else "")
         return 1
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C: outputs being written lose their temporary files, the PKCS#11
+    sessions and connections close, and the status is 128 + 15 as for a killed process."""
+    import signal
+
+    def terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+    try:
+        signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (cmpkit.cli.main called from a library's thread)
+        pass
 
 
 def _early_verbosity(argv) -> None:

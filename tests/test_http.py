@@ -23,7 +23,7 @@ from cmpkit.errors import ConfigError, CredentialError, TransferError
 from cmpkit_http import plugin
 from cmpkit.app.credentials import Loader
 from cmpkit_http.client import HttpTransport, parse_server, proxy_for, proxy_origin
-from cmpkit_http.server import CmpHttpServer, der_sequence_length, make_server
+from cmpkit_http.server import CmpHttpServer, Limits, der_sequence_length, limits_of, make_server
 
 from .pki import ec_key, make_cert, pem_cert, pem_key
 
@@ -437,6 +437,65 @@ def test_concurrent_clients(srv):
     assert not errors and results == [True] * 15
 
 
+def test_a_trickling_client_is_cut_at_the_request_deadline_and_blocks_nobody():
+    """Slowloris: one byte every 0.3 s keeps an idle timer alive forever, not the request deadline."""
+    with running(CmpHttpServer(0, echo, host="127.0.0.1", limits=Limits(request_timeout=1))) as server:
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+            answer = b""
+            for byte in post(seq(b"slow")):
+                try:
+                    slow.sendall(bytes([byte]))
+                except OSError:
+                    break
+                assert transfer(server.port).send(seq(b"ok")) == seq(seq(b"ok"))   # others are served
+                time.sleep(0.3)
+                if time.monotonic() - start > 3:
+                    break
+            slow.settimeout(3)
+            try:
+                while chunk := slow.recv(4096):
+                    answer += chunk
+            except OSError:
+                pass
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout") and time.monotonic() - start < 4
+
+
+def test_an_idle_connection_is_closed_but_a_busy_one_is_not():
+    with running(CmpHttpServer(0, echo, host="127.0.0.1", limits=Limits(idle_timeout=1))) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle:
+            time.sleep(1.5)
+            assert idle.recv(10) == b""                           # closed by the server
+        t = transfer(server.port)
+        for i in range(4):                                        # 2 s in all, over one kept connection
+            assert t.send(seq(bytes([i]))) == seq(seq(bytes([i])))
+            time.sleep(0.5)
+        assert server.connections == 2
+
+
+def test_connections_beyond_the_cap_get_503():
+    with running(CmpHttpServer(0, echo, host="127.0.0.1", limits=Limits(max_connections=2))) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.2)
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as third:
+                assert third.recv(4096).startswith(b"HTTP/1.1 503 Service Unavailable")   # at once
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.2)
+        assert transfer(server.port).send(seq(b"y")) == seq(seq(b"y"))   # served again once they left
+
+
+def test_limit_options():
+    limits = limits_of(cfg(srv_request_timeout=3, srv_idle_timeout=4, srv_max_conns=5))
+    assert (limits.request_timeout, limits.idle_timeout, limits.max_connections) == (3, 4, 5)
+    default = limits_of(cfg())
+    assert (default.request_timeout, default.idle_timeout, default.max_connections) == (10, 60, 100)
+    with pytest.raises(ConfigError, match="srv_max_conns"):
+        cfg(srv_max_conns=0) and limits_of(cfg(srv_max_conns=0))
+
+
 def test_max_msgs_stops_the_server():
     server = CmpHttpServer(0, echo, max_msgs=2, host="127.0.0.1")
     thread = threading.Thread(target=server.serve, daemon=True)
@@ -507,7 +566,8 @@ def test_plugin_hooks():
     t = plugin.cmpkit_get_transport(cfg(server="h:1/p"), Loader())
     assert isinstance(t, HttpTransport) and t.url == "http://h:1/p"
     opts = plugin.cmpkit_options()
-    assert {o.name for o in opts} == {"srv_tls_cert", "srv_tls_key", "srv_tls_keypass"}
+    assert {o.name for o in opts} == {"srv_tls_cert", "srv_tls_key", "srv_tls_keypass", "srv_request_timeout",
+                                      "srv_idle_timeout", "srv_max_conns"}
     assert all(o.extension for o in opts)
 
 

@@ -77,3 +77,24 @@ def test_no_temporary_outlives_a_failed_or_interrupted_write(tmp_path, monkeypat
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["cert.pem"] and target.read_bytes() == b"old"
     assert not files._TEMPORARIES
+
+
+def test_sigterm_ends_a_run_cleanly(pki, tmp_path):
+    """A client waiting for its next poll is terminated: exit status 143, no traceback, nothing written."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cmpkit", "-config", "", "-cmd", "ir", "-secret", "pass:s", "-ref", "1",
+         "-newkey", pki.path("new_key"), "-subject", "/CN=leaf", "-certout", str(tmp_path / "out.pem"),
+         "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-rsp_cert", pki.path("issued"),
+         "-poll_count", "2", "-check_after", "30"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    seen = ""
+    while "checkAfter" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=20)[1]
+    assert proc.returncode == 143 and "Traceback" not in seen + rest
+    assert os.listdir(tmp_path) == []

@@ -12,6 +12,11 @@ Requests that are not a single DER SEQUENCE, lack a Content-Length or exceed
 :data:`MAX_REQUEST` bytes get ``400 Bad Request`` (and the connection is closed), other
 methods ``405``/``501``; the server keeps serving. ``-max_msgs N`` stops it after N CMP
 messages were answered. Nothing is printed for a client's faults beyond a log line.
+
+No client can hold the server (:class:`Limits`, set with the extension options below): a
+request must arrive whole, head and body, within ``-srv_request_timeout`` seconds of its
+first byte (else ``408``), a connection may wait ``-srv_idle_timeout`` seconds between
+requests, and beyond ``-srv_max_conns`` open connections a new one gets ``503`` at once.
 """
 from __future__ import annotations
 
@@ -31,7 +36,6 @@ log = logging.getLogger("cmpkit")
 
 CONTENT_TYPE = "application/pkixcmp"
 MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB
-IDLE_TIMEOUT = 60  # seconds a connection may stay silent (idle keep-alive, slow or truncated requests)
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100  # header lines, as http.client allows
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -74,6 +78,16 @@ def _header_fields(block: bytes):
     return fields
 
 
+class Limits:
+    """What one client may cost the server: seconds per request (head and body, from its
+    first byte), seconds of silence between requests, and connections open at once."""
+
+    __slots__ = ("request_timeout", "idle_timeout", "max_connections")
+
+    def __init__(self, request_timeout: float = 10, idle_timeout: float = 60, max_connections: int = 100):
+        self.request_timeout, self.idle_timeout, self.max_connections = request_timeout, idle_timeout, max_connections
+
+
 class _Connection(asyncio.Protocol):
     """One client connection: reads requests (request line, headers, Content-Length body), answers each."""
 
@@ -84,7 +98,8 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.request = None  # (request line, body length, keep alive) of a request whose body is awaited
         self.closing = False
-        self.timer = None
+        self.timer = None  # the idle timer between requests, or the deadline of the request under way
+        self.in_request = False
 
     # -- connection events
     def connection_made(self, transport):
@@ -92,8 +107,13 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else "?"
         self.server.connections += 1
+        if len(self.server.open_connections) >= self.server.limits.max_connections:
+            log.warning("HTTP %s: %d connections open (-srv_max_conns), refusing another", self.peer,
+                        len(self.server.open_connections))
+            self._send(503, "Service Unavailable", close=True)
+            return
         self.server.open_connections.add(self)
-        self._arm_idle_timer()
+        self._between_requests()
 
     def connection_lost(self, exc):
         if self.timer is not None:
@@ -106,19 +126,34 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data):
         if self.closing:
             return
+        if not self.in_request:
+            self._request_started()
         self.buffer += data
-        self._arm_idle_timer()
         self._process()
 
-    def _arm_idle_timer(self):
+    def _set_timer(self, seconds: float, callback) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.server.loop.call_later(IDLE_TIMEOUT, self._idle)
+        self.timer = self.server.loop.call_later(seconds, callback)
+
+    def _between_requests(self):
+        """No request under way: the idle timer runs (bytes arriving do not restart it)."""
+        self.in_request = False
+        self._set_timer(self.server.limits.idle_timeout, self._idle)
+
+    def _request_started(self):
+        """The first byte of a request: it must be complete within -srv_request_timeout."""
+        self.in_request = True
+        self._set_timer(self.server.limits.request_timeout, self._too_slow)
 
     def _idle(self):
-        log.debug("HTTP %s: idle for %d s, closing the connection", self.peer, IDLE_TIMEOUT)
+        log.debug("HTTP %s: idle for %s s, closing the connection", self.peer, self.server.limits.idle_timeout)
         self.closing = True
         self.transport.close()
+
+    def _too_slow(self):
+        self._reject(408, "Request Timeout", f"request not complete within {self.server.limits.request_timeout} s "
+                     "(-srv_request_timeout)")
 
     # -- requests
     def _process(self):
@@ -140,6 +175,8 @@ class _Connection(asyncio.Protocol):
             body = bytes(self.buffer[:length])
             del self.buffer[:length]
             self._answer(body)
+            if not self.closing:  # the next request's deadline starts with its first byte
+                self._request_started() if self.buffer else self._between_requests()
 
     def _read_head(self, head: bytes):
         """(request line, Content-Length, keep-alive) of a POST head, or None after rejecting it."""
@@ -229,8 +266,9 @@ class CmpHttpServer:
     request_queue_size = 64
 
     def __init__(self, port: int, handler: Callable[[bytes], bytes], max_msgs: int = 0,
-                 ssl_context=None, host: Optional[str] = None):
+                 ssl_context=None, host: Optional[str] = None, limits: Optional[Limits] = None):
         self.handler = handler
+        self.limits = limits or Limits()
         self.max_msgs = max_msgs
         self.messages = 0  # CMP messages answered
         self.connections = 0  # connections accepted
@@ -311,7 +349,7 @@ class CmpHttpServer:
         if self._shutdown_requested.is_set():
             return
         server = await self.loop.create_server(lambda: _Connection(self), sock=self.socket, ssl=self.ssl_context,
-                                               ssl_handshake_timeout=IDLE_TIMEOUT if self.ssl_context else None,
+                                               ssl_handshake_timeout=self.limits.request_timeout if self.ssl_context else None,
                                                backlog=self.request_queue_size)
         try:
             await self._stop.wait()
@@ -384,12 +422,25 @@ def server_ssl_context(cfg, loader):
 
 
 def make_server(cfg, handler: Callable[[bytes], bytes], loader=None, host: Optional[str] = None) -> CmpHttpServer:
-    """A bound (not yet serving) server for the Config's -port, -max_msgs and srv_tls_* options."""
+    """A bound (not yet serving) server for the Config's -port, -max_msgs, -srv_tls_* and limit options."""
     port = parse_port(cfg.get("port"))
     max_msgs = cfg.get("max_msgs") or 0
     if max_msgs < 0:
         raise ConfigError(f"-max_msgs argument must be >= 0, not {max_msgs}")
-    return CmpHttpServer(port, handler, max_msgs, server_ssl_context(cfg, loader), host)
+    return CmpHttpServer(port, handler, max_msgs, server_ssl_context(cfg, loader), host, limits_of(cfg))
+
+
+def limits_of(cfg) -> Limits:
+    """-srv_request_timeout, -srv_idle_timeout and -srv_max_conns (defaults where not given)."""
+    limits = Limits()
+    for option, attr, low in (("srv_request_timeout", "request_timeout", 1), ("srv_idle_timeout", "idle_timeout", 1),
+                              ("srv_max_conns", "max_connections", 1)):
+        value = _option(cfg, option)
+        if value is not None:
+            if value < low:
+                raise ConfigError(f"-{option} must be at least {low}, not {value}")
+            setattr(limits, attr, value)
+    return limits
 
 
 def serve(cfg, handler: Callable[[bytes], bytes], loader=None) -> None:
