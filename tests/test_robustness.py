@@ -212,3 +212,45 @@ def test_p10cr_with_a_key_type_the_server_cannot_verify(quiet_server):
     assert rsp.body_type == "cp" and rsp.is_mac_protected()
     _ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
     assert responses[0].status.status == 2 and responses[0].status.failure_bits == [0]   # rejection, badAlg
+
+
+# ---------------------------------------------------------------- what the server keeps per request
+
+def with_pbm_salt(message: bytes, salt: bytes) -> bytes:
+    alg = PKIMessage.from_der(message).protection_alg
+    oid, params = der.children(alg)
+    _salt, owf, count, mac = der.children(params)
+    return replace_header_field(message, 0xA1, der.sequence(oid, der.sequence(der.tlv(0x04, salt), owf, count, mac)))
+
+
+def test_a_long_pbm_salt_is_refused_before_any_work(pki):
+    ir = with_pbm_salt(request("ir", cert_req_body(pki)), b"s" * 5000)
+    msg = PKIMessage.from_der(ir)
+    with pytest.raises(ProtectionError, match=r"PBM salt of 5000 octets \(at most 1024\)"):
+        protection.mac_protect(msg.protection_alg, SECRET, msg.protected_part())
+
+
+def test_memory_stays_flat_under_a_salt_flood(kit, pki):
+    """Every request carries a fresh 95 kB salt: nothing of it may stay behind (it grew the
+    server by 50 MB before). Logging is off while measuring: pytest keeps every log record, and
+    a record's arguments (an exception) would keep the request alive."""
+    import gc
+    import os
+    import tracemalloc
+    quiet_server = kit[0]()
+    logging.disable(logging.CRITICAL)
+    base = request("ir", cert_req_body(pki))
+    for _ in range(5):                                     # warm up every cache with small entries
+        quiet_server.handle(with_pbm_salt(base, os.urandom(16)))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(60):
+            quiet_server.handle(with_pbm_salt(base, os.urandom(95000)))
+        gc.collect()  # what only reference cycles keep is freed by the collector in time anyway
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        logging.disable(logging.NOTSET)
+    assert grown < 1_000_000, f"{grown} bytes kept after 60 hostile requests"

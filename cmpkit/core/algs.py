@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import ConfigError, DecodeError
+from .memo import memo
 
 # ---------------------------------------------------------------- protection OIDs
 PBM_OID = "1.2.840.113533.7.66.13"        # id-PasswordBasedMac, RFC 4210 5.1.3.1
@@ -271,7 +272,7 @@ def decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
     return _decode_algorithm_identifier(bytes(data))
 
 
-@functools.lru_cache(maxsize=256)
+@memo(maxsize=256, max_bytes=1024)
 def _decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
     from . import der  # AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }
     try:

@@ -15,12 +15,12 @@ transactionID and nonces are taken instead of checked, as openssl does.
 """
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ..errors import ProtectionError, TransactionError, VerifyError
+from .memo import MAX_CACHED_CERT, memo
 from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
@@ -527,7 +527,7 @@ def build_chain(cert_der: bytes, pool: list) -> list:
     return list(_issuer_chain(bytes(cert_der), tuple(bytes(c) for c in pool)))
 
 
-@functools.lru_cache(maxsize=32)
+@memo(maxsize=32, max_bytes=8 * MAX_CACHED_CERT)
 def _issuer_chain(cert_der: bytes, pool: tuple) -> tuple:
     """build_chain, memoised: -repeat and the mock server build the same chains again."""
     from cryptography import x509

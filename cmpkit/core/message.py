@@ -13,6 +13,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, univ, useful
 
 from ..errors import CmpError, DecodeError, ProtectionError
+from .memo import MAX_CACHED_CERT, memo
 from . import algs, asn1, der, protection
 
 PVNO_CMP2000 = 2
@@ -601,7 +602,7 @@ def body_tlv(body_type: str, body=None) -> bytes:
     return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
 def _certificate_public_key(cert_der: bytes):
     """The public key of a certificate (parsed once: a run checks the same signers again and again)."""
     from cryptography import x509

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 
+from .memo import MAX_CACHED_CERT, memo
 from . import algs, der
 from ..errors import ConfigError, DecodeError, ProtectionError
 
@@ -25,6 +26,10 @@ MIN_PBM_ITERATIONS = 100
 # keyLength multiplies the work, so the product is bounded as well (two blocks at the maximum
 # iteration count, e.g. a 64-octet key with HMAC-SHA256).
 MAX_PBKDF2_WORK = 2 * MAX_ITERATIONS
+
+# Upper bound on the salt of PBM and PBKDF2 parameters a peer sends (RFC 9481 asks for at
+# least 16 octets; nothing needs more than a few dozen): a longer one is refused before any work.
+MAX_SALT_LENGTH = 1024
 
 # OpenSSL's defaults (OSSL_CMP_CTX_new): pbm_slen 16, pbm_owf sha256, pbm_itercnt 500,
 # pbm_mac hmac-sha1 (1.3.6.1.5.5.8.1.2), digest sha256.
@@ -177,7 +182,7 @@ def _pbm_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     return _hmac(_pbm_base_key(owf_name, secret, salt, iterations), mac_hash, data)
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64, max_bytes=2048)
 def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
     """(one-way function, salt, iteration count, MAC hash) of PBMParameter DER, checked and bounded.
 
@@ -191,6 +196,8 @@ def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
                                       der.read_integer(fields[2], "PBM iterationCount"), algs.decode_algorithm_identifier(fields[3]))
     except DecodeError as exc:
         raise ProtectionError(str(exc)) from None
+    if len(salt) > MAX_SALT_LENGTH:
+        raise ProtectionError(f"PBM salt of {len(salt)} octets (at most {MAX_SALT_LENGTH})")
     owf_name = algs.HASH_BY_OID.get(owf[0])
     if owf_name is None or owf_name in _XOFS:
         raise ProtectionError(f"unsupported PBM one-way function: {algs.oid_name(owf[0])}")
@@ -200,7 +207,7 @@ def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
     return owf_name, salt, iterations, _hmac_hash(mac, "PBM MAC algorithm")
 
 
-@functools.lru_cache(maxsize=16)
+@memo(maxsize=16, max_bytes=2048)
 def _pbm_base_key(owf_name: str, secret: bytes, salt: bytes, iterations: int) -> bytes:
     """RFC 4210 5.1.3.1: BASEKEY = OWF^iterationCount(secret || salt).
 
@@ -231,6 +238,8 @@ def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     kdf = _decode(kdf_params, s.PBKDF2Params(), "PBKDF2 parameters")
     if kdf["salt"].getName() != "specified":
         raise ProtectionError("unsupported PBKDF2 salt source (only a specified salt is supported)")
+    if len(kdf["salt"]["specified"]) > MAX_SALT_LENGTH:
+        raise ProtectionError(f"PBKDF2 salt of {len(kdf['salt']['specified'])} octets (at most {MAX_SALT_LENGTH})")
     mac_hash = _hmac_hash(algs.split_algorithm_identifier(p["messageAuthScheme"]), "PBMAC1 MAC algorithm")
     prf_hash = (_hmac_hash(algs.split_algorithm_identifier(kdf["prf"]), "PBKDF2 PRF")
                 if kdf["prf"].isValue else "sha1")
@@ -276,7 +285,7 @@ def verify_mac(alg_der: bytes, secret: bytes, data: bytes, protection_bits: byte
 # ================================================================ signature-based protection
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
 def subject_key_id(cert_der: bytes) -> bytes | None:
     """The subjectKeyIdentifier of a certificate, None without one (or if it does not parse)."""
     from cryptography import x509
@@ -287,7 +296,7 @@ def subject_key_id(cert_der: bytes) -> bytes | None:
         return None
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
 def cert_subject_der(cert_der: bytes) -> bytes | None:
     """The subject Name DER of a certificate, as encoded in it (None if it does not parse)."""
     try:
