@@ -629,7 +629,9 @@ def _now_text(second: int) -> bytes:
     return _time_text(datetime.datetime.fromtimestamp(second, datetime.timezone.utc))
 
 
+@functools.lru_cache(maxsize=2)
 def _time_text(dt: datetime.datetime) -> bytes:
+    """GeneralizedTime text (whole seconds, UTC); remembered, as a server stamps the same second many times."""
     if dt.tzinfo is not None:
         dt = dt.astimezone(datetime.timezone.utc)
     return dt.strftime("%Y%m%d%H%M%SZ").encode()
