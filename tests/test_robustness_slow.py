@@ -166,3 +166,25 @@ def test_rspin_mutation_fuzzing(pki, tmp_path):
             assert r.stderr.strip().splitlines()[-1].startswith("CMP error: ")
             assert not out.exists()                                # nothing written on failure
     assert accepted < 30
+
+
+def test_64_concurrent_clients_without_implicit_confirmation(pki, openssl, tmp_path):
+    """Each transaction is kept under its own ID: 64 `openssl cmp` clients at once, each with its
+    ir and certConf, all succeed (OpenSSL's mock manages this only by serving one at a time;
+    cmpkit's gave 0 of 64 while it kept one transaction)."""
+    import subprocess
+    from .tools import env
+    with Server(CMPKIT + server_args(pki)) as server:
+        procs = []
+        for i in range(64):
+            argv = [openssl, "cmp", "-config", "", "-server", server.address, "-cmd", "ir", *PBM,
+                    "-newkey", pki.path("new_key"), "-subject", "/CN=leaf", "-certout", str(tmp_path / f"{i}.pem")]
+            procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                          env=env()))
+        failures = []
+        for i, p in enumerate(procs):
+            err = p.communicate(timeout=120)[1]
+            if p.returncode != 0:
+                failures.append(err.strip().splitlines()[-1:])
+        assert failures == []
+        assert all((tmp_path / f"{i}.pem").read_bytes() == pem_cert(pki.objs["issued"]) for i in range(64))

@@ -242,31 +242,72 @@ def test_poll_req_while_waiting_for_cert_conf_checked_like_any_poll_req_first(pk
         assert server.current.state == IDLE
 
 
-def test_second_ir_while_waiting_aborts_the_open_transaction(pki, caplog):
+def test_another_clients_ir_leaves_the_open_transaction_alone(pki, caplog):
+    """Transactions are kept per sender and transactionID (issue 18): a second client's ir while
+    the first waits for its certConf disturbs nothing (OpenSSL's server would abort the first)."""
     server, first = into_state(pki, WAITING_CERTCONF)
     second = Peer(server, tid=b"S" * 16)
     with caplog.at_level(logging.WARNING, logger="cmpkit"):
         rsp = second.send("ir", request_body(pki, "ir"))
     assert outcome(rsp) == "ip accepted" and rsp.transaction_id == b"S" * 16
-    assert "Assuming that last transaction with ID=%s got aborted" % ":".join(f"{b:02X}" for b in first.tid) \
+    assert "got aborted" not in caplog.text and len(server.transactions) == 2
+    assert outcome(first.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+    assert outcome(second.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+    assert server.transactions == {}
+
+
+def test_a_new_ir_under_an_open_transactions_id_restarts_it(pki, caplog):
+    server, peer = into_state(pki, WAITING_CERTCONF)
+    with caplog.at_level(logging.WARNING, logger="cmpkit"):
+        assert outcome(peer.send("ir", request_body(pki, "ir"), recip_nonce=None)) == "ip accepted"
+    assert "Assuming that last transaction with ID=%s got aborted" % ":".join(f"{b:02X}" for b in peer.tid) \
         in caplog.text
-    assert server.current.transaction_id == b"S" * 16
-    # the aborted transaction cannot be confirmed any more; the new one can
-    assert outcome(first.send("certConf", request_body(pki, "certConf"))) == "error: transactionid unmatched"
-    assert server.current.state == IDLE           # that error ended the new transaction too
-    third = Peer(server)
-    third.send("ir", request_body(pki, "ir"))
-    assert outcome(third.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+    assert outcome(peer.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
 
 
 def test_header_checks_in_an_open_transaction(pki):
+    """A request with a wrong transactionID, recipNonce or pvno gets an error and changes nothing:
+    the transaction it names (or the sender's open one) still completes."""
     for kw, reason in ((dict(transaction_id=b"X" * 16), "transactionid unmatched"),
                        (dict(recip_nonce=b"N" * 16), "recipnonce unmatched"),
                        (dict(pvno=3), "unexpected pvno")):
         server, peer = into_state(pki, WAITING_CERTCONF)
+        nonce = peer.recip_nonce
         rsp = peer.send("certConf", request_body(pki, "certConf"), **kw)
         assert outcome(rsp) == f"error: {reason}"
-        assert rsp.transaction_id == peer.tid and server.current.state == IDLE
+        assert rsp.transaction_id == peer.tid
+        peer.recip_nonce = nonce
+        assert outcome(peer.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+
+
+def test_a_wrong_mac_disturbs_nobody(pki):
+    """A third party's request with a wrong MAC, in the middle of a client's transaction and
+    under its transactionID, changes no state: the client confirms as if nothing happened."""
+    for body_type in ("certConf", "ir", "pollReq", "genm"):
+        server, peer = into_state(pki, WAITING_CERTCONF)
+        kept = dict(server.transactions)
+        data = request(body_type, request_body(pki, body_type) if body_type != "genm" else bodies.genm_der([]),
+                       transaction_id=peer.tid, recip_nonce=peer.recip_nonce, secret=b"wrong")
+        assert outcome(PKIMessage.from_der(server.handle(data, NOW))) == "error: wrong pbm value"
+        assert server.transactions == kept
+        assert outcome(peer.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+
+
+def test_open_transactions_are_bounded_in_number_and_time(pki, monkeypatch):
+    from cmpkit.core import server as server_module
+    monkeypatch.setattr(server_module, "MAX_OPEN_TRANSACTIONS", 3)
+    server = make_server(pki)
+    peers = [Peer(server) for _ in range(4)]
+    for p in peers:
+        assert outcome(p.send("ir", request_body(pki, "ir"))) == "ip accepted"
+    assert len(server.transactions) == 3                      # the oldest was dropped
+    assert outcome(peers[0].send("certConf", request_body(pki, "certConf"))) == "error: transactionid unmatched"
+    assert outcome(peers[3].send("certConf", request_body(pki, "certConf"))) == "pkiconf"
+    late = NOW + server_module.TRANSACTION_TIMEOUT + 1
+    data = request("certConf", request_body(pki, "certConf"), transaction_id=peers[2].tid,
+                   recip_nonce=peers[2].recip_nonce)
+    assert outcome(PKIMessage.from_der(server.handle(data, late))) == UNEXPECTED   # expired
+    assert server.transactions == {}
 
 
 def test_cert_conf_checks(pki):
@@ -279,13 +320,13 @@ def test_cert_conf_checks(pki):
     assert outcome(peer.send("certConf", bodies.cert_conf_der([]))) == "pkiconf"
 
 
-def test_garbage_ends_the_open_transaction(pki):
+def test_garbage_leaves_open_transactions_alone(pki):
     server, peer = into_state(pki, WAITING_CERTCONF)
     rsp = PKIMessage.from_der(server.handle(b"\x30\x03\x02\x01", NOW))
     si, _, _ = error_of(rsp)
     assert (si.status, si.failure_bits, si.texts) == (2, [5], ["error decoding message"])
-    assert rsp.message_time == NOW_TIME and server.current.state == IDLE
-    assert outcome(peer.send("certConf", request_body(pki, "certConf"))) == UNEXPECTED
+    assert rsp.message_time == NOW_TIME
+    assert outcome(peer.send("certConf", request_body(pki, "certConf"))) == "pkiconf"
 
 
 # ---------------------------------------------------------------- polling

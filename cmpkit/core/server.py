@@ -12,14 +12,20 @@ input: it answers with a CMP error message, as OpenSSL's server does (malformed 
 rejection / badDataFormat). No sockets, clock, files or locks here: the caller serializes
 calls (``cmpkit_mock.server.MockServer`` holds a lock and reads the clock).
 
-Transactions. One transaction is open at a time, as in OpenSSL (:attr:`CmpServer.current`).
-What a request may do in the transaction's state is the table :data:`TRANSITIONS`; the state
-after a response is :data:`AFTER_RESPONSE`. A request starting a new transaction (ir, cr, kur,
-p10cr, rr, genm, error) ends any open one, so a finished transaction's ID may be used again
-(``-reqin`` replays).
+Transactions. Each open transaction is kept under its sender and transactionID
+(:attr:`CmpServer.transactions`), so that concurrent clients do not disturb each other (unlike
+OpenSSL's server, which keeps one and serves one connection at a time). A request works on a
+copy of its transaction; the copy replaces the kept one only if the request's protection
+verified (or its absence was accepted by -accept_unprotected): a request that fails
+authentication changes nothing. What a request may do in its transaction's state is the table
+:data:`TRANSITIONS`; the state after a response is :data:`AFTER_RESPONSE`. A request starting a
+transaction under an ID that is open ends that transaction first, so a finished transaction's
+ID may be used again (``-reqin`` replays). At most :data:`MAX_OPEN_TRANSACTIONS` stay open, each
+for :data:`TRANSACTION_TIMEOUT` seconds after its last request.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 import os
@@ -37,6 +43,8 @@ from cmpkit.errors import CmpError, DecodeError
 log = logging.getLogger("cmpkit")
 
 CERTREQID_NONE = -1       # certReqId of a p10cr and its answer (OpenSSL 3.0.x since 3.0.9)
+MAX_OPEN_TRANSACTIONS = 1000   # the oldest open transaction is dropped beyond this
+TRANSACTION_TIMEOUT = 600      # seconds an open transaction waits for its next request
 BODY_NAMES = {"certConf": "CERTCONF", "pkiconf": "PKICONF", "pollReq": "POLLREQ", "pollRep": "POLLREP"}
 
 
@@ -176,6 +184,7 @@ class Transaction:
     cert_req_id: Optional[int] = None
     poll_request: Optional[PKIMessage] = None   # the request answered with "waiting"
     polls: int = 0
+    last_seen: float = 0.0                   # time of the last request that changed it
 
     def restart(self) -> None:
         """Start of a new transaction: forget the last transactionID and senderNonce and, as
@@ -193,13 +202,14 @@ class Transaction:
 
 
 class CmpServer:
-    """One CMP server (one transaction at a time, like OpenSSL's OSSL_CMP_SRV_CTX); not thread-safe."""
+    """One CMP server (OpenSSL's OSSL_CMP_SRV_CTX, with a transaction per sender and ID); not thread-safe."""
 
     def __init__(self, settings: ServerSettings):
         self.s = settings
-        # One open transaction, as in OpenSSL. Keying transactions by transactionID means
-        # choosing self.current in _accept() from a dict of them (and closing = removing).
-        self.current = Transaction()
+        # open transactions by (sender, transactionID), the least recently used first
+        self.transactions: dict = {}
+        self.current = Transaction()   # the copy the request being handled works on
+        self._now = 0.0
         self.protection = ProtectionCheck(settings)
         self._time: Optional[datetime.datetime] = None   # messageTime of the responses
         self._second = 0                                  # ... as POSIX seconds
@@ -212,6 +222,7 @@ class CmpServer:
     def handle(self, request_der: bytes, now: float) -> bytes:
         """Answer one DER request with one DER response; ``now`` (POSIX seconds) becomes its
         messageTime. Never raises for bad input."""
+        self._now = now
         second = int(now)  # messageTime has whole seconds
         if self._time is None or second != self._second:
             self._second, self._time = second, datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
@@ -223,6 +234,7 @@ class CmpServer:
             return self._last_resort_error()
 
     def _handle(self, request_der: bytes) -> bytes:
+        self.current = Transaction()  # for an answer that belongs to no transaction
         try:
             req = PKIMessage.from_der(request_der)
         except CmpError as exc:
@@ -231,6 +243,10 @@ class CmpServer:
         self._use_secret = True
         rsp = None
         verified = False
+        key = (req.sender, req.transaction_id)
+        self._expire()
+        kept = self.transactions.get(key)
+        self.current = copy.copy(kept) if kept is not None else Transaction()
         try:
             transition = self._accept(req)
             verified = self._check_request(req)
@@ -254,7 +270,39 @@ class CmpServer:
                                 unprotected=self.s.send_unprot_err)
         log.debug("sending %s", _upper(rsp.body_type))
         self._end_of_exchange(rsp.body_type)
+        if verified:
+            self._keep(key, self.current)
         return rsp.to_der()
+
+    # ------------------------------------------------------------------ the open transactions
+    def _keep(self, key: tuple, cur: Transaction) -> None:
+        """Store the outcome of an authenticated request: its transaction stays open, or ends."""
+        self.transactions.pop(key, None)
+        if cur.state != IDLE:
+            cur.last_seen = self._now
+            self.transactions[key] = cur          # now the most recently used
+            if len(self.transactions) > MAX_OPEN_TRANSACTIONS:
+                oldest = next(iter(self.transactions))
+                log.warning("more than %d open transactions: dropping ID=%s", MAX_OPEN_TRANSACTIONS,
+                            hexstr(oldest[1]))
+                del self.transactions[oldest]
+
+    def _expire(self) -> None:
+        """Drop transactions whose last request is older than TRANSACTION_TIMEOUT (oldest first)."""
+        limit = self._now - TRANSACTION_TIMEOUT
+        while self.transactions:
+            key, cur = next(iter(self.transactions.items()))
+            if cur.last_seen >= limit:
+                return
+            log.info("transaction ID=%s expired after %d s without a request", hexstr(key[1]), TRANSACTION_TIMEOUT)
+            del self.transactions[key]
+
+    def _open_of(self, sender: bytes) -> Optional[Transaction]:
+        """The sender's most recently used open transaction, if any."""
+        for (who, _tid), cur in reversed(self.transactions.items()):
+            if who == sender:
+                return cur
+        return None
 
     # ------------------------------------------------------------------ transitions
     def _accept(self, req: PKIMessage) -> Transition:
@@ -269,6 +317,11 @@ class CmpServer:
         row = TRANSITIONS[cur.state]
         transition = row.get(bt, row[OTHER])
         if transition is REFUSED:
+            other = self._open_of(req.sender) if cur.transaction_id is None else None
+            if other is not None:  # as OpenSSL answers a request of another transaction than its one
+                cur.transaction_id = other.transaction_id  # answered in that transaction (not changed)
+                raise Failure("transactionid unmatched",
+                              f"expected = {hexstr(other.transaction_id)}, actual = {hexstr(req.transaction_id)}")
             raise self._unexpected_body(req)
         if transition.starts:
             if cur.transaction_id is not None:
