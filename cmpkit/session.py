@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from typing import Optional
 
 from .errors import CmpError, ConfigError, CredentialError
@@ -300,8 +301,9 @@ def _policy(cfg):
     from .plugins import hook
     policy = hook().cmpkit_verification_policy(config=cfg)
     if policy is None:
+        from .app.crl_files import crls_from_config
         from .core.verify import DefaultVerificationPolicy, VerifyOptions
-        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg))
+        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg, crls_from_config(cfg)), clock=time.time)
     return policy
 
 

@@ -1,6 +1,7 @@
 """The mock CMP server: driven by cmpkit's own Client and by raw messages, plus openssl-built requests."""
 import os
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -11,6 +12,7 @@ from cmpkit.core import bodies, protection
 from cmpkit.core.client import Client, ClientSettings
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.core.message import OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo, directory_name, new_message
+from cmpkit.core.verify import DefaultVerificationPolicy
 from cmpkit_mock.server import MockServer, MockSettings
 
 from .pki import name
@@ -68,13 +70,15 @@ def kit(pki):
 def sig_server_settings(pki):
     o = pki.objs
     return dict(srv_secret=None, srv_ref=None, srv_cert=der(o["server"]), srv_signer=SoftwareKey(o["server_key"]),
-                srv_trusted=[der(o["root"])], srv_untrusted=[der(o["issuing"])])
+                srv_trusted=[der(o["root"])], srv_untrusted=[der(o["issuing"])],
+                policy=DefaultVerificationPolicy(clock=time.time))
 
 
 def sig_client_settings(pki):
     o = pki.objs
     return dict(secret=None, ref=None, signer=SoftwareKey(o["client_key"]), cert=der(o["client"]),
-                sender=o["client"].subject.public_bytes(), trusted=[der(o["root"])], untrusted=[der(o["issuing"])])
+                sender=o["client"].subject.public_bytes(), trusted=[der(o["root"])], untrusted=[der(o["issuing"])],
+                policy=DefaultVerificationPolicy(clock=time.time))
 
 
 # ---------------------------------------------------------------- raw requests

@@ -4,6 +4,7 @@ the way ``openssl cmp``'s setup_srv_ctx() does."""
 from __future__ import annotations
 
 import logging
+import time
 
 from cmpkit.errors import ConfigError
 from cmpkit.plugins import hookimpl
@@ -122,6 +123,7 @@ def _policy(cfg):
     from cmpkit.plugins import hook
     policy = hook().cmpkit_verification_policy(config=cfg)
     if policy is None:
+        from cmpkit.app.crl_files import crls_from_config
         from cmpkit.core.verify import DefaultVerificationPolicy, VerifyOptions
-        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg))
+        policy = DefaultVerificationPolicy(VerifyOptions.from_config(cfg, crls_from_config(cfg)), clock=time.time)
     return policy

@@ -23,7 +23,7 @@ from typing import Optional
 from cmpkit.core import bodies, der
 from cmpkit.core.message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                                  directory_name, name_from_general_name, new_message)
-from cmpkit.errors import CmpError, DecodeError
+from cmpkit.errors import CmpError, ConfigError, DecodeError
 
 log = logging.getLogger("cmpkit")
 
@@ -96,8 +96,8 @@ class MockSettings:
     ``failurebits`` wins over ``failure`` (one bit number), as in OpenSSL. ``ref_cert`` is the
     certificate whose issuer and serial kur (oldCertID) and rr must name; None means
     ``rsp_cert``, which is what OpenSSL 3.0/3.1 compare with. ``policy`` validates client
-    certificates (``verify_chain(cert, untrusted, trusted, purpose=None)``), by default a
-    DefaultVerificationPolicy with ``verify_options``.
+    certificates (``verify_chain(cert, untrusted, trusted, purpose=None)``), e.g. a
+    DefaultVerificationPolicy; it is required for signature-protected requests.
     """
 
     srv_ref: Optional[bytes] = None
@@ -347,7 +347,7 @@ class MockServer:
         if kid is not None and protection.subject_key_id(cert_der) != kid:
             return False
         try:
-            check_signer_key_usage(cert_der, False)
+            check_signer_key_usage(cert_der, False, getattr(self.s.policy, "store", None))
             req.verify_signature(cert_der)
         except CmpError:
             return False
@@ -355,8 +355,7 @@ class MockServer:
 
     def _policy(self):
         if self.s.policy is None:
-            from cmpkit.core.verify import DefaultVerificationPolicy
-            self.s.policy = DefaultVerificationPolicy(self.s.verify_options)
+            raise ConfigError("no certificate verification policy (MockSettings.policy) to verify with")
         return self.s.policy
 
     # ------------------------------------------------------------------ processing
