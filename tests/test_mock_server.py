@@ -156,6 +156,16 @@ def test_signed_request_from_untrusted_client_rejected(kit, pki):
         Client(client("cr", **sig_client_settings(pki)), server(**s)).run()
 
 
+def test_signature_verification_needs_a_policy(kit, pki):
+    server, client, _ = kit
+    no_policy = dict(sig_client_settings(pki), policy=None)
+    with pytest.raises(ConfigError, match="no certificate verification policy"):
+        Client(client("cr", **no_policy), server(**sig_server_settings(pki))).run()
+    no_policy = dict(sig_server_settings(pki), policy=None)  # the server cannot accept the client's signature
+    with pytest.raises(TransactionError, match="no suitable sender cert"):
+        Client(client("cr", **sig_client_settings(pki)), server(**no_policy)).run()
+
+
 def test_kur_good_and_wrong_old_cert_id(kit, pki):
     server, client, issued = kit
     result = Client(client("kur", old_cert=issued), server()).run()

@@ -878,3 +878,77 @@ def test_policy_remembers_successful_verdicts_within_the_second(pki, monkeypatch
         with pytest.raises(VerifyError):
             policy.verify_chain(leaf, [], [root])
     assert len(calls) == 5
+
+
+def test_store_parses_each_certificate_once_per_run(pki, monkeypatch):
+    from cmpkit.core.verify import certs
+    parsed, signatures = [], []
+    real_init, real_sig = certs._Cert.__init__, certs._signature_valid
+
+    def counting_init(self, der, *args, **kwargs):
+        parsed.append(der)
+        real_init(self, der, *args, **kwargs)
+
+    def counting_sig(subject, issuer):
+        signatures.append((subject.der, issuer.der))
+        return real_sig(subject, issuer)
+    monkeypatch.setattr(certs._Cert, "__init__", counting_init)
+    monkeypatch.setattr(certs, "_signature_valid", counting_sig)
+    leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
+    policy = DefaultVerificationPolicy(clock=time.time)
+    for purpose in (None, "sslclient", "any", ENROLLED):          # different questions: no verdict reuse
+        assert policy.verify_chain(leaf, [inter], [root], purpose=purpose) == [leaf, inter, root]
+    check_signer_key_usage(leaf, False, policy.store)
+    assert sorted(parsed) == sorted([leaf, inter, root])           # each certificate parsed once
+    assert sorted(signatures) == sorted([(leaf, inter), (inter, root)])  # each signature checked once
+    store = policy.store
+    assert store.parsed(leaf) is store.parsed(leaf)
+    assert store.cert(leaf) is not store.cert(leaf) and store.cert(leaf).der == leaf
+    DefaultVerificationPolicy(clock=time.time).verify_chain(leaf, [inter], [root])  # another run: its own store
+    assert len(parsed) == 6
+
+
+def test_verify_chain_takes_the_time_from_the_caller(pki):
+    leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
+    with pytest.raises(TypeError, match="now="):
+        verify_chain(leaf, [inter], [root])
+    assert len(verify_chain(leaf, [inter], [root], VerifyOptions(no_check_time=True))) == 3
+    later = (NOW + 1000 * DAY).timestamp()
+    assert len(verify_chain(leaf, [inter], [root], VerifyOptions(attime=int(NOW.timestamp())), now=later)) == 3
+    with pytest.raises(VerifyError, match="certificate has expired"):
+        verify_chain(leaf, [inter], [root], now=later)
+    with pytest.raises(VerifyError, match="certificate has expired"):
+        DefaultVerificationPolicy(clock=lambda: later).verify_chain(leaf, [inter], [root])
+
+
+def test_error_information_is_typed(pki):
+    import pickle
+
+    from cmpkit.core.verify.reasons import CertificateVerifyError, Reason
+    with pytest.raises(CertificateVerifyError) as info:
+        verify_chain(pki["leaf"].der, [], [pki["root"].der], now=time.time())
+    exc = info.value
+    assert isinstance(exc, VerifyError)
+    assert exc.code is Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY and exc.code == 20 and str(exc.code) == "20"
+    assert exc.reason == exc.code.text == "unable to get local issuer certificate"
+    again = pickle.loads(pickle.dumps(exc))
+    assert (str(again), again.code, again.depth, again.subject) == (str(exc), exc.code, exc.depth, exc.subject)
+
+
+def test_verification_core_does_no_io():
+    import ast
+    import pathlib
+
+    import cmpkit.core.verify as package
+    for path in pathlib.Path(package.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                names = []
+            assert not {n.split(".")[0] for n in names} & {"time", "os", "io", "pathlib", "datetime"}, path.name
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", path.name
