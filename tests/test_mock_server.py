@@ -1,6 +1,7 @@
 """The mock CMP server: driven by cmpkit's own Client and by raw messages, plus openssl-built requests."""
 import os
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -12,6 +13,7 @@ from cmpkit.app.transaction import Client
 from cmpkit.core.client import ClientSettings
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.core.message import OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo, directory_name, new_message
+from cmpkit.core.verify import DefaultVerificationPolicy
 from cmpkit_mock.server import MockServer, MockSettings
 
 from .pki import name
@@ -69,13 +71,15 @@ def kit(pki):
 def sig_server_settings(pki):
     o = pki.objs
     return dict(srv_secret=None, srv_ref=None, srv_cert=der(o["server"]), srv_signer=SoftwareKey(o["server_key"]),
-                srv_trusted=[der(o["root"])], srv_untrusted=[der(o["issuing"])])
+                srv_trusted=[der(o["root"])], srv_untrusted=[der(o["issuing"])],
+                policy=DefaultVerificationPolicy(clock=time.time))
 
 
 def sig_client_settings(pki):
     o = pki.objs
     return dict(secret=None, ref=None, signer=SoftwareKey(o["client_key"]), cert=der(o["client"]),
-                sender=o["client"].subject.public_bytes(), trusted=[der(o["root"])], untrusted=[der(o["issuing"])])
+                sender=o["client"].subject.public_bytes(), trusted=[der(o["root"])], untrusted=[der(o["issuing"])],
+                policy=DefaultVerificationPolicy(clock=time.time))
 
 
 # ---------------------------------------------------------------- raw requests
@@ -151,6 +155,16 @@ def test_signed_request_from_untrusted_client_rejected(kit, pki):
     s["srv_trusted"] = [der(pki.objs["server"])]  # not an anchor for the client's chain
     with pytest.raises(TransactionError, match="no suitable sender cert"):
         Client(client("cr", **sig_client_settings(pki)), server(**s)).run()
+
+
+def test_signature_verification_needs_a_policy(kit, pki):
+    server, client, _ = kit
+    no_policy = dict(sig_client_settings(pki), policy=None)
+    with pytest.raises(ConfigError, match="no certificate verification policy"):
+        Client(client("cr", **no_policy), server(**sig_server_settings(pki))).run()
+    no_policy = dict(sig_server_settings(pki), policy=None)  # the server cannot accept the client's signature
+    with pytest.raises(TransactionError, match="no suitable sender cert"):
+        Client(client("cr", **sig_client_settings(pki)), server(**no_policy)).run()
 
 
 def test_kur_good_and_wrong_old_cert_id(kit, pki):

@@ -12,6 +12,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -20,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cmpkit.core.der import oid, sequence, tlv
+from cmpkit.app.crl_files import crls_from_config, load_crls
 from cmpkit.core.verify import (ENROLLED, DefaultVerificationPolicy, VerifyOptions,
-                                check_signer_key_usage, load_crls, verify_chain)
+                                check_signer_key_usage, verify_chain)
 from cmpkit.errors import ConfigError, CredentialError, VerifyError
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -193,7 +195,7 @@ class Checker:
         err = chain = None
         try:
             chain = verify_chain(leaf.der, [u.der for u in untrusted], [t.der for t in trusted], opts,
-                                 purpose=purpose)
+                                 purpose=purpose, now=time.time())
         except VerifyError as exc:
             err = exc
         if expect is None:
@@ -631,7 +633,7 @@ def test_proxy_certificates_rejected_unless_allowed(pki, check):
 # ----------------------------------------------------------------------------- messages and API
 def test_error_attributes_and_single_line(pki):
     with pytest.raises(VerifyError) as info:
-        verify_chain(pki["leaf"].der, [], [pki["root"].der])
+        verify_chain(pki["leaf"].der, [], [pki["root"].der], now=time.time())
     exc = info.value
     assert str(exc) == ("certificate verification failed for /CN=Test Leaf at depth 0: "
                         "unable to get local issuer certificate")
@@ -640,27 +642,29 @@ def test_error_attributes_and_single_line(pki):
 
 def test_garbage_certificate(pki):
     with pytest.raises(VerifyError, match="cannot parse"):
-        verify_chain(b"\x30\x03\x02\x01\x00", [], [pki["root"].der])
+        verify_chain(b"\x30\x03\x02\x01\x00", [], [pki["root"].der], now=time.time())
     # garbage in the pools is ignored
-    assert verify_chain(pki["leaf"].der, [b"junk", pki["int"].der], [b"", pki["root"].der])[-1] == pki["root"].der
+    assert verify_chain(pki["leaf"].der, [b"junk", pki["int"].der], [b"", pki["root"].der],
+                        now=time.time())[-1] == pki["root"].der
 
 
 def test_check_status_false_drops_crl_checks(crl_pki):
     p = crl_pki
     opts = VerifyOptions(crl_check=True)
     with pytest.raises(VerifyError, match="unable to get certificate CRL"):
-        verify_chain(p["revoked"].der, [p["int"].der], [p["root"].der], opts)
-    chain = verify_chain(p["revoked"].der, [p["int"].der], [p["root"].der], opts, check_status=False)
+        verify_chain(p["revoked"].der, [p["int"].der], [p["root"].der], opts, now=time.time())
+    chain = verify_chain(p["revoked"].der, [p["int"].der], [p["root"].der], opts, check_status=False,
+                         now=time.time())
     assert len(chain) == 3
 
 
 def test_default_policy_applies_host_checks_only_to_enrolled_certs(pki):
-    policy = DefaultVerificationPolicy(VerifyOptions(verify_hostname="nothere.example.com"))
+    policy = DefaultVerificationPolicy(VerifyOptions(verify_hostname="nothere.example.com"), clock=time.time)
     args = (pki["leaf"].der, [pki["int"].der], [pki["root"].der])
     assert len(policy.verify_chain(*args)) == 3
     with pytest.raises(VerifyError, match="hostname mismatch"):
         policy.verify_chain(*args, purpose=ENROLLED, check_status=False)
-    assert DefaultVerificationPolicy().options == VerifyOptions()
+    assert DefaultVerificationPolicy(clock=time.time).options == VerifyOptions()
 
 
 def test_check_signer_key_usage(pki):
@@ -695,7 +699,7 @@ def test_from_config(tmp_path, crl_pki):
     der.write_bytes(crl_pki["root_crl"].public_bytes(DER))
     cfg = FakeConfig(crl_check=True, partial_chain=True, attime=1700000000, verify_depth="3", purpose="sslclient",
                      policy=f"{P1}, {P2}", crls=f"{pem} {der}", verify_hostname="h.example")
-    opts = VerifyOptions.from_config(cfg)
+    opts = VerifyOptions.from_config(cfg, crls_from_config(cfg))
     assert opts.crl_check and opts.partial_chain and not opts.crl_check_all
     assert (opts.attime, opts.verify_depth, opts.purpose) == (1700000000, 3, "sslclient")
     assert opts.policy == (P1, P2) and len(opts.crls) == 3
@@ -846,11 +850,12 @@ def test_without_status_checks_keeps_time_partial_chain_and_policy_check():
 def test_check_status_false_still_checks_time(pki):
     expired = make("Expired new cert", pki["int"], start=-10 * DAY, end=-DAY)
     with pytest.raises(VerifyError, match="certificate has expired"):
-        verify_chain(expired.der, [pki["int"].der], [pki["root"].der], VerifyOptions(), check_status=False)
+        verify_chain(expired.der, [pki["int"].der], [pki["root"].der], VerifyOptions(), check_status=False,
+                     now=time.time())
 
 
 def test_policy_remembers_successful_verdicts_within_the_second(pki, monkeypatch):
-    from cmpkit.core import verify as verify_mod
+    from cmpkit.core.verify import policy as verify_mod
     calls = []
     real = verify_mod.verify_chain
 
@@ -859,9 +864,8 @@ def test_policy_remembers_successful_verdicts_within_the_second(pki, monkeypatch
         return real(*args, **kwargs)
     monkeypatch.setattr(verify_mod, "verify_chain", counting)
     now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
-    monkeypatch.setattr(verify_mod.time, "time", lambda: now + 0.5)  # all of it within one second
     leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
-    policy = verify_mod.DefaultVerificationPolicy()
+    policy = verify_mod.DefaultVerificationPolicy(clock=lambda: now + 0.5)  # all of it within one second
     policy.options = verify_mod.VerifyOptions(attime=now)
     first = policy.verify_chain(leaf, [inter], [root])
     assert policy.verify_chain(leaf, [inter], [root]) == first and len(calls) == 1
@@ -874,3 +878,77 @@ def test_policy_remembers_successful_verdicts_within_the_second(pki, monkeypatch
         with pytest.raises(VerifyError):
             policy.verify_chain(leaf, [], [root])
     assert len(calls) == 5
+
+
+def test_store_parses_each_certificate_once_per_run(pki, monkeypatch):
+    from cmpkit.core.verify import certs
+    parsed, signatures = [], []
+    real_init, real_sig = certs._Cert.__init__, certs._signature_valid
+
+    def counting_init(self, der, *args, **kwargs):
+        parsed.append(der)
+        real_init(self, der, *args, **kwargs)
+
+    def counting_sig(subject, issuer):
+        signatures.append((subject.der, issuer.der))
+        return real_sig(subject, issuer)
+    monkeypatch.setattr(certs._Cert, "__init__", counting_init)
+    monkeypatch.setattr(certs, "_signature_valid", counting_sig)
+    leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
+    policy = DefaultVerificationPolicy(clock=time.time)
+    for purpose in (None, "sslclient", "any", ENROLLED):          # different questions: no verdict reuse
+        assert policy.verify_chain(leaf, [inter], [root], purpose=purpose) == [leaf, inter, root]
+    check_signer_key_usage(leaf, False, policy.store)
+    assert sorted(parsed) == sorted([leaf, inter, root])           # each certificate parsed once
+    assert sorted(signatures) == sorted([(leaf, inter), (inter, root)])  # each signature checked once
+    store = policy.store
+    assert store.parsed(leaf) is store.parsed(leaf)
+    assert store.cert(leaf) is not store.cert(leaf) and store.cert(leaf).der == leaf
+    DefaultVerificationPolicy(clock=time.time).verify_chain(leaf, [inter], [root])  # another run: its own store
+    assert len(parsed) == 6
+
+
+def test_verify_chain_takes_the_time_from_the_caller(pki):
+    leaf, inter, root = (pki[n].der for n in ("leaf", "int", "root"))
+    with pytest.raises(TypeError, match="now="):
+        verify_chain(leaf, [inter], [root])
+    assert len(verify_chain(leaf, [inter], [root], VerifyOptions(no_check_time=True))) == 3
+    later = (NOW + 1000 * DAY).timestamp()
+    assert len(verify_chain(leaf, [inter], [root], VerifyOptions(attime=int(NOW.timestamp())), now=later)) == 3
+    with pytest.raises(VerifyError, match="certificate has expired"):
+        verify_chain(leaf, [inter], [root], now=later)
+    with pytest.raises(VerifyError, match="certificate has expired"):
+        DefaultVerificationPolicy(clock=lambda: later).verify_chain(leaf, [inter], [root])
+
+
+def test_error_information_is_typed(pki):
+    import pickle
+
+    from cmpkit.core.verify.reasons import CertificateVerifyError, Reason
+    with pytest.raises(CertificateVerifyError) as info:
+        verify_chain(pki["leaf"].der, [], [pki["root"].der], now=time.time())
+    exc = info.value
+    assert isinstance(exc, VerifyError)
+    assert exc.code is Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY and exc.code == 20 and str(exc.code) == "20"
+    assert exc.reason == exc.code.text == "unable to get local issuer certificate"
+    again = pickle.loads(pickle.dumps(exc))
+    assert (str(again), again.code, again.depth, again.subject) == (str(exc), exc.code, exc.depth, exc.subject)
+
+
+def test_verification_core_does_no_io():
+    import ast
+    import pathlib
+
+    import cmpkit.core.verify as package
+    for path in pathlib.Path(package.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                names = []
+            assert not {n.split(".")[0] for n in names} & {"time", "os", "io", "pathlib", "datetime"}, path.name
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "open", path.name

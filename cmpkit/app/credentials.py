@@ -94,7 +94,11 @@ class Loader:
         if self._policy is None:
             policy = self.hook.cmpkit_verification_policy(config=self.cfg)
             if policy is None:
+                import time
+
                 from ..core.verify import DefaultVerificationPolicy, VerifyOptions
-                policy = DefaultVerificationPolicy(VerifyOptions.from_config(self.cfg))
+                from .crl_files import crls_from_config
+                policy = DefaultVerificationPolicy(VerifyOptions.from_config(self.cfg, crls_from_config(self.cfg)),
+                                                   clock=time.time)
             self._policy = policy
         return self._policy

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from ..errors import ProtectionError, TransactionError, VerifyError
+from ..errors import ConfigError, ProtectionError, TransactionError, VerifyError
 from .memo import MAX_CACHED_CERT, memo
 from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
@@ -79,7 +79,7 @@ class ClientSettings:
     infotypes: list = field(default_factory=list)    # [(oid, value DER or None)] for genm
     # timing
     total_timeout: int = 0
-    # verification (the policy object decides; see cmpkit.core.verify)
+    # verification (the policy object decides and is required to verify; see cmpkit.core.verify)
     policy: object = None
     verify_options: object = None
 
@@ -453,13 +453,12 @@ class ClientMachine:
 
     def _check_keyusage(self, cert_der: bytes) -> None:
         from .verify import check_signer_key_usage
-        check_signer_key_usage(cert_der, False)
+        check_signer_key_usage(cert_der, False, getattr(self.s.policy, "store", None))
 
     def _verify_chain(self, cert_der, untrusted, trusted, purpose=None, check_status=True):
         policy = self.s.policy
         if policy is None:
-            from .verify import DefaultVerificationPolicy
-            policy = DefaultVerificationPolicy(self.s.verify_options)
+            raise ConfigError("no certificate verification policy (ClientSettings.policy) to verify with")
         return policy.verify_chain(cert_der, untrusted, trusted, purpose=purpose, check_status=check_status)
 
     # ------------------------------------------------------------ request and result contents

@@ -12,7 +12,7 @@ from typing import Optional
 
 from cmpkit.core import bodies, der
 from cmpkit.core.message import PKIMessage, name_from_general_name
-from cmpkit.errors import CmpError
+from cmpkit.errors import CmpError, ConfigError
 
 log = logging.getLogger("cmpkit")
 
@@ -165,22 +165,21 @@ class ProtectionCheck:
             data = (data + " and " if data else "") + "for msg senderKID = " + hexstr(kid)
         raise Failure("no suitable sender cert", data)
 
-    @staticmethod
-    def _cert_acceptable(cert_der: bytes, req: PKIMessage, sender: bytes, kid: Optional[bytes]) -> bool:
+    def _cert_acceptable(self, cert_der: bytes, req: PKIMessage, sender: bytes, kid: Optional[bytes]) -> bool:
         from cryptography import x509
 
         from cmpkit.core import protection
         from cmpkit.core.verify import check_signer_key_usage
         try:
             x509.load_der_x509_certificate(cert_der)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             return False
         if not same_name(protection.cert_subject_der(cert_der), sender):
             return False
         if kid is not None and protection.subject_key_id(cert_der) != kid:
             return False
         try:
-            check_signer_key_usage(cert_der, False)
+            check_signer_key_usage(cert_der, False, getattr(self.s.policy, "store", None))
             req.verify_signature(cert_der)
         except CmpError:
             return False
@@ -188,8 +187,7 @@ class ProtectionCheck:
 
     def _policy(self):
         if self.s.policy is None:
-            from cmpkit.core.verify import DefaultVerificationPolicy
-            self.s.policy = DefaultVerificationPolicy(self.s.verify_options)
+            raise ConfigError("no certificate verification policy (ServerSettings.policy) to verify with")
         return self.s.policy
 
 
