@@ -14,6 +14,7 @@ from cmpkit.core.message import OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo, di
 from cmpkit_mock.server import MockServer, MockSettings
 
 from .pki import name
+from .tools import bundled_options
 
 SECRET = b"test"
 REF = b"1234"
@@ -487,7 +488,7 @@ def build(**values):
     from cmpkit.core.options import Config
     from cmpkit.app.credentials import Loader
     from cmpkit_mock.plugin import build_server
-    cfg = Config.from_values(values)
+    cfg = Config.from_values(bundled_options(), values)
     return build_server(cfg, Loader(cfg))
 
 
@@ -517,8 +518,9 @@ def test_get_transport_only_with_use_mock_srv(pki):
     from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock import plugin
-    assert plugin.cmpkit_get_transport(Config.from_values({}), Loader()) is None
+    assert plugin.cmpkit_get_transport(Config.from_values(bundled_options(), {}), Loader()) is None
     cfg = Config.from_values(
+        bundled_options(),
         {"use_mock_srv": True, "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued")})
     transport = plugin.cmpkit_get_transport(cfg, Loader(cfg))
     rsp = PKIMessage.from_der(transport.send(request("genm", bodies.genm_der([]))))
@@ -561,7 +563,7 @@ def test_openssl_built_requests_get_positive_answers(openssl, pki, tmp_path):
     from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock.plugin import build_server
-    cfg = Config.from_values({
+    cfg = Config.from_values(bundled_options(), {
         "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued"),
         "srv_cert": pki.path("server"), "srv_key": pki.path("server_key"),
         "srv_trusted": pki.path("root"), "srv_untrusted": pki.path("issuing")})
