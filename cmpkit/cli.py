@@ -36,7 +36,7 @@ def setup_logging(verbosity: int = 6):
 
 
 def all_options():
-    """Core declarations plus what every plugin contributes through cmpkit_options."""
+    """Core declarations plus what every plugin contributes through cmpkit_options (a plugin discovery)."""
     from . import plugin_cache
     from .core.optdecl import OPTIONS
     from .plugins import get_manager, load_failures
@@ -53,9 +53,9 @@ def _help_without_discovery() -> bool:
     contributed = plugin_cache.plugin_options()
     if contributed is None:
         return False
-    from .core.optdecl import OPTIONS
+    from .core.optdecl import GROUPS, OPTIONS
     from .core.options import format_help
-    sys.stdout.write(format_help(list(OPTIONS) + contributed))
+    sys.stdout.write(format_help(list(OPTIONS) + contributed, GROUPS))
     return True
 
 
@@ -67,31 +67,28 @@ def main(argv=None) -> int:
     _exit_cleanly_on_sigterm()
     from .errors import CmpError
     try:
-        from .core.options import format_help, parse_command_line
+        from .app.config_files import parse_command_line
+        from .core.optdecl import GROUPS
+        from .core.options import UnknownOptionError, format_help
         from .plugins import load_failures
         options = all_options()
         for name, reason in load_failures:
             log.warning("plugin '%s' not loaded: %s", name, reason)
         if not argv:
-            sys.stdout.write(format_help(options))
+            sys.stdout.write(format_help(options, GROUPS))
             return 1
         _early_verbosity(argv)  # openssl applies -verbosity before reading the config file
-        core = _core_set()
-        cfg = parse_command_line(argv, [o for o in options if o not in core])
+        try:
+            cfg = parse_command_line(argv, options)
+        except UnknownOptionError as exc:
+            raise _unknown_option(exc) from None
         if cfg.get("help"):
-            sys.stdout.write(format_help(options))
+            sys.stdout.write(format_help(options, GROUPS))
             return 0
         if cfg.get("verbosity") is not None:
             setup_logging(cfg.get("verbosity"))
         from .app import run
-        run.check_engines_and_providers(cfg)
-        run.load_rand_files(cfg)
-        try:
-            if cfg.get("port") is not None:
-                return run.run_server(cfg)
-            return run.run_client(cfg)
-        finally:
-            run.write_rand_file(cfg)  # at the end, whatever the outcome, as openssl does
+        return run.run(cfg)
     except CmpError as exc:
         log.error("%s", " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
         return 1  # one line even when a peer's text (e.g. errorDetails) spans several
@@ -119,15 +116,21 @@ def _exit_cleanly_on_sigterm() -> None:
         pass
 
 
+def _unknown_option(exc):
+    """The unknown-option error, naming the plugins that are not loaded (their options are missing)."""
+    from .errors import ConfigError
+    from .plugins import blocked_plugins, load_failures
+    missing = [f"'{name}' (blocked by CMPKIT_BLOCK_PLUGINS)" for name in blocked_plugins]
+    missing += [f"'{name}' (failed to load)" for name, _ in load_failures]
+    if not missing:
+        return exc
+    return ConfigError(f"{exc}; it may be an option of a plugin that is not loaded: {', '.join(missing)}")
+
+
 def _early_verbosity(argv) -> None:
     for i, arg in enumerate(argv[:-1]):
         if arg.lstrip("-") == "verbosity" and arg.startswith("-") and argv[i + 1].isdigit():
             setup_logging(int(argv[i + 1]))
-
-
-def _core_set():
-    from .core.optdecl import OPTIONS
-    return set(OPTIONS)
 
 
 if __name__ == "__main__":  # pragma: no cover

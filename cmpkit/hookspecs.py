@@ -4,6 +4,9 @@ A plugin is a module (or object) with functions marked ``@cmpkit.hookimpl`` whos
 hook names below. Plugins are found through the ``cmpkit.plugins`` entry-point group; the
 bundled ones (file, http, mock, pkcs11) are registered exactly like a third party's.
 Firstresult hooks are asked in turn: a plugin returns None for "not mine".
+
+The hooks are grouped by the stage of a run that calls them, in data-flow order: options,
+configure, credentials, transport, verification, server, observation, unconfigure.
 """
 from __future__ import annotations
 
@@ -14,23 +17,51 @@ import pluggy
 from .types import LoadContext, Signer, Transport, VerificationPolicy  # noqa: F401  (the contracts)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
     from .core.message import PKIMessage
     from .core.options import Config, Option
 
 hookspec = pluggy.HookspecMarker("cmpkit")
 
 
+# -------------------------------------------------------------------------------------------------
+# Options: what the command line, the config file and -help accept
+# -------------------------------------------------------------------------------------------------
+
 @hookspec
 def cmpkit_options() -> "Sequence[Option]":
     """Declare the command-line/config options a plugin owns.
 
-    Each Option is declared once (name, kind, default, help, man-page group); the parser,
-    the config-file reader, ``-help`` and the documentation are all generated from it.
-    Must not import heavy modules: ``cmpkit -help`` calls it.
+    Each Option is declared once (name, kind, default, help, man-page group and, for an
+    ``openssl cmp`` option, its ``order`` in the man page); the parser, the config-file reader,
+    ``-help`` and the documentation are all generated from it. A plugin declares the options
+    whose behaviour it implements; when the plugin is blocked or fails to load, its options
+    are unknown. Must not import heavy modules: ``cmpkit -help`` calls it.
 
     :return: a sequence of :class:`cmpkit.core.options.Option`.
     """
 
+
+# -------------------------------------------------------------------------------------------------
+# Configure: the run's Config is built
+# -------------------------------------------------------------------------------------------------
+
+@hookspec
+def cmpkit_configure(config: "Config") -> None:
+    """Set up for a run, once, right after its Config is built from the command line and the
+    config file (not for ``-help``). Every plugin is called, before the hooks that load
+    credentials, choose the transport or build the server.
+
+    :func:`cmpkit_unconfigure` is called when the run ends, even when this hook raised.
+
+    :param config: the run's Config (read-only).
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Credentials: keys, certificates and requests from files, tokens, ...
+# -------------------------------------------------------------------------------------------------
 
 @hookspec(firstresult=True)
 def cmpkit_load_key(source: str, passarg: Optional[str], keyform: Optional[str], what: str,
@@ -42,15 +73,20 @@ def cmpkit_load_key(source: str, passarg: Optional[str], keyform: Optional[str],
     :param keyform: ``-keyform`` value (PEM, DER, P12, ENGINE) or None for "guess".
     :param what: a description for messages and prompts, e.g. "private key for -key".
     :param ctx: the LoadContext.
-    :return: a :class:`cmpkit.core.keys.Signer`; a token key must not leave its token.
+    :return: a :class:`cmpkit.types.Signer`; a token key must not leave its token.
     """
 
 
 @hookspec(firstresult=True)
 def cmpkit_load_public_key(source: str, passarg: Optional[str], keyform: Optional[str], what: str,
-                           ctx: LoadContext):
+                           ctx: LoadContext) -> "Optional[PublicKeyTypes]":
     """Load a public key (``-newkey`` when no POPO signature is needed), or None if not yours.
 
+    :param source: the option value (a public or private key's file name or URI).
+    :param passarg: pass phrase source given with the option (``-newkeypass``) or None.
+    :param keyform: ``-keyform`` value (PEM, DER, P12, ENGINE) or None for "guess".
+    :param what: a description for messages and prompts.
+    :param ctx: the LoadContext.
     :return: a ``cryptography`` public key object.
     """
 
@@ -61,6 +97,10 @@ def cmpkit_load_certs(source: str, passarg: Optional[str], certform: Optional[st
     """Load certificates from one source, or return None if ``source`` is not yours.
 
     :param source: one file name or URI (lists are split by the caller).
+    :param passarg: pass phrase source for an encrypted source (``-otherpass``, ``-keypass`` ...) or None.
+    :param certform: the expected format, or None for "guess".
+    :param what: a description for messages and prompts, e.g. "trusted certs (-trusted)".
+    :param ctx: the LoadContext.
     :return: DER-encoded certificates, in file order; empty sources are an error.
     """
 
@@ -75,6 +115,10 @@ def cmpkit_load_csr(source: str, what: str, ctx: LoadContext) -> "Optional[bytes
     :return: the request as DER (its signature is not checked here).
     """
 
+
+# -------------------------------------------------------------------------------------------------
+# Transport: how requests reach the server
+# -------------------------------------------------------------------------------------------------
 
 @hookspec(firstresult=True)
 def cmpkit_get_transport(config: "Config", ctx: LoadContext) -> "Optional[Transport]":
@@ -107,6 +151,27 @@ def cmpkit_wrap_transport(config: "Config", transport: "Optional[Transport]",
     """
 
 
+# -------------------------------------------------------------------------------------------------
+# Verification: which certificates and chains are trusted
+# -------------------------------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def cmpkit_verification_policy(config: "Config") -> "Optional[VerificationPolicy]":
+    """Return the object that decides which certificates and chains are trusted, or None.
+
+    The policy has ``verify_chain(cert_der, untrusted, trusted, purpose)`` raising
+    VerifyError with the subject and reason, as :mod:`cmpkit.core.verify` documents.
+    The bundled default is used when no plugin answers.
+
+    :param config: the run's Config (the certificate verification options).
+    :return: a :class:`cmpkit.types.VerificationPolicy`, or None for the bundled default.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Server: the mock server behind -port (and -use_mock_srv)
+# -------------------------------------------------------------------------------------------------
+
 @hookspec(firstresult=True)
 def cmpkit_mock_server(config: "Config", ctx: LoadContext) -> "Optional[Callable[[bytes], bytes]]":
     """Build the CMP server that ``-port`` serves (and ``-use_mock_srv`` uses), or None if not yours.
@@ -129,21 +194,38 @@ def cmpkit_serve(config: "Config", handler: "Callable[[bytes], bytes]", ctx: Loa
     """
 
 
-@hookspec(firstresult=True)
-def cmpkit_verification_policy(config: "Config"):
-    """Return the object that decides which certificates and chains are trusted, or None.
+# -------------------------------------------------------------------------------------------------
+# Observation: every message sent and received
+# -------------------------------------------------------------------------------------------------
 
-    The policy has ``verify_chain(cert_der, untrusted, trusted, purpose)`` raising
-    VerifyError with the subject and reason, as :mod:`cmpkit.core.verify` documents.
-    The bundled default is used when no plugin answers.
+@hookspec
+def cmpkit_message_sent(message: "PKIMessage", der: bytes) -> None:
+    """Observe every message the client (or mock server) sends; must not modify it.
+
+    :param message: the message, decoded.
+    :param der: the message as sent, DER.
     """
 
 
 @hookspec
-def cmpkit_message_sent(message: "PKIMessage", der: bytes) -> None:
-    """Observe every message the client (or mock server) sends; must not modify it."""
+def cmpkit_message_received(message: "PKIMessage", der: bytes) -> None:
+    """Observe every message the client (or mock server) receives; must not modify it.
 
+    :param message: the message, decoded.
+    :param der: the message as received, DER.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Unconfigure: the run has ended
+# -------------------------------------------------------------------------------------------------
 
 @hookspec
-def cmpkit_message_received(message: "PKIMessage", der: bytes) -> None:
-    """Observe every message the client (or mock server) receives; must not modify it."""
+def cmpkit_unconfigure(config: "Config") -> None:
+    """Release what the run held (sessions, connections, files), once, when the run ends, whatever
+    the outcome: success, an error, an interrupt, or a :func:`cmpkit_configure` that raised.
+    Every plugin is called; an implementation should not raise (the run's own error would be
+    lost).
+
+    :param config: the run's Config.
+    """

@@ -20,7 +20,7 @@ import marshal
 import os
 import sys
 
-FORMAT = 1  # bump when the record's layout changes
+FORMAT = 2  # bump when the record's layout changes (2: Option.order)
 
 
 def _directory() -> str:

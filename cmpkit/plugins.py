@@ -14,6 +14,7 @@ hookimpl = pluggy.HookimplMarker("cmpkit")
 
 _manager: pluggy.PluginManager | None = None
 load_failures: list[tuple[str, str]] = []  # (plugin name, reason) of plugins that failed to import
+blocked_plugins: list[str] = []  # installed plugins not loaded because CMPKIT_BLOCK_PLUGINS names them
 
 
 def blocked_names() -> set[str]:
@@ -34,6 +35,8 @@ def _discover(pm: pluggy.PluginManager) -> None:
         # A blocked plugin is skipped before import: it may be the broken one.
         def _load_one_plugin(self, ep, *args, **kwargs):
             if ep.name in blocked:
+                if ep.name not in blocked_plugins:
+                    blocked_plugins.append(ep.name)
                 return None
             return super()._load_one_plugin(ep, *args, **kwargs)
 
@@ -62,6 +65,7 @@ def reset_manager() -> None:
     global _manager
     _manager = None
     load_failures.clear()
+    blocked_plugins.clear()
 
 
 def hook():

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from cmpkit.core.conf import load_config
+from cmpkit.app.config_files import load_config
 from cmpkit.errors import ConfigError
 
 MOCK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "openssl-3.0" / "Mock"

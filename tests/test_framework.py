@@ -1,5 +1,6 @@
 """The plugin framework: a third-party plugin installed through an entry point carries a whole
-transaction over a transport of its own; broken and blocked plugins are handled."""
+transaction over a transport of its own; broken and blocked plugins are handled (a blocked
+plugin's options are unknown, in one line); cmpkit_configure and cmpkit_unconfigure bracket every run."""
 import sys
 
 import pytest
@@ -8,6 +9,7 @@ from cmpkit.core import bodies
 from cmpkit.app.transaction import Client
 from cmpkit.core.client import ClientSettings
 from cmpkit.core.keys import SoftwareKey
+from cmpkit.plugins import hookimpl
 
 from .test_client import SECRET, Responder
 
@@ -144,3 +146,105 @@ def test_blocked_plugin_is_not_loaded(third_party, monkeypatch):
     assert not pm.has_plugin("socketpair")
     assert "broken" not in dict(third_party.load_failures)  # blocked before import
     assert pm.hook.cmpkit_get_transport(config=Cfg(socketpair_peer="ca"), ctx=None) is None
+
+
+# ---------------------------------------------------------------- configure and unconfigure
+
+class Recorder:
+    """A plugin registered in-process that records cmpkit_configure and cmpkit_unconfigure."""
+
+    def __init__(self, fail_configure=False):
+        self.calls = []
+        self.fail_configure = fail_configure
+
+    @hookimpl
+    def cmpkit_configure(self, config):
+        self.calls.append(("configure", config))
+        if self.fail_configure:
+            from cmpkit.errors import PluginError
+            raise PluginError("recorder cannot configure")
+
+    @hookimpl
+    def cmpkit_unconfigure(self, config):
+        self.calls.append(("unconfigure", config))
+
+
+@pytest.fixture
+def recorder(fresh_plugins, monkeypatch):
+    import logging
+    logger = logging.getLogger("cmpkit")  # main() adds its handler on the captured stream: undo that after
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.delenv("OPENSSL_CONF", raising=False)
+
+    def make(**kw):
+        rec = Recorder(**kw)
+        fresh_plugins.get_manager().register(rec, name="recorder")
+        return rec
+    return make
+
+
+def _mock_genm(pki=None):
+    """A genm to the in-process mock server; without ``pki`` (no certificate files) as the file plugin is not needed."""
+    return ["-config", "", "-use_mock_srv", "-srv_ref", "1234", "-srv_secret", "pass:test",
+            *(["-rsp_cert", pki.path("issued")] if pki else []), "-cmd", "genm", "-ref", "1234", "-secret", "pass:test"]
+
+
+def test_configure_and_unconfigure_bracket_every_run(recorder, pki, capsys):
+    from cmpkit import cli
+    rec = recorder()
+    assert cli.main(_mock_genm(pki)) == 0                      # success
+    assert cli.main(["-config", "", "-cmd", "genm"]) == 1      # failure: no server
+    assert cli.main(["-config", "", "-port", "x"]) == 1        # the server mode, failing
+    assert [c for c, _ in rec.calls] == ["configure", "unconfigure"] * 3
+    assert all(rec.calls[i][1] is rec.calls[i + 1][1] for i in (0, 2, 4))  # the same Config
+    assert rec.calls[0][1].get("use_mock_srv") is True
+    rec.calls.clear()
+    assert cli.main(["-help"]) == 0 and cli.main(["-nosuchoption"]) == 1  # no run: no configure
+    assert rec.calls == []
+    capsys.readouterr()
+
+
+def test_unconfigure_follows_a_failed_configure(recorder, pki, capsys):
+    from cmpkit import cli
+    rec = recorder(fail_configure=True)
+    assert cli.main(_mock_genm(pki)) == 1
+    assert [c for c, _ in rec.calls] == ["configure", "unconfigure"]
+    assert capsys.readouterr().err == "CMP error: recorder cannot configure\n"
+
+
+# ---------------------------------------------------------------- a blocked plugin's options
+
+def _cmpkit(argv, blocked):
+    import subprocess
+
+    from .tools import CMPKIT, env
+    return subprocess.run(CMPKIT + argv, capture_output=True, text=True, timeout=60,
+                          env=dict(env(), CMPKIT_BLOCK_PLUGINS=blocked, CMPKIT_NO_CACHE="1"))
+
+
+@pytest.mark.parametrize("blocked, argv", [
+    ("http", ["-server", "127.0.0.1:1", "-cmd", "genm"]),
+    ("http", ["-cmd", "genm", "-tls_used"]),
+    ("mock", ["-use_mock_srv", "-cmd", "genm"]),
+    ("mock", ["-port", "0", "-srv_ref", "1234"]),
+    ("file", ["-rspin", "rsp.der", "-cmd", "genm"]),
+])
+def test_a_blocked_plugins_options_are_unknown_in_one_line(blocked, argv):
+    option = next(a for a in argv if a not in ("-cmd", "-port") and a.startswith("-"))
+    r = _cmpkit(["-config", "", *argv], blocked)
+    assert r.returncode == 1
+    assert r.stderr == (f"CMP error: unknown option '{option}' (see -help); it may be an option of a plugin "
+                        f"that is not loaded: '{blocked}' (blocked by CMPKIT_BLOCK_PLUGINS)\n")
+    assert f"\n {option} " not in _cmpkit(["-help"], blocked).stdout
+
+
+def test_other_plugins_run_without_a_blocked_ones_options():
+    # the shell and the http plugin read -rspin, -reqin, -use_mock_srv ... only if declared
+    r = _cmpkit(_mock_genm(), "http,file")
+    assert r.returncode == 0, r.stderr
+    assert "genp contains ITAV" in r.stdout or "genp does not contain any ITAV" in r.stderr
+    r = _cmpkit(["-config", "", "-server", "127.0.0.1:1", "-cmd", "genm", "-ref", "1", "-secret", "pass:x",
+                 "-msg_timeout", "5"], "mock,file")
+    assert r.returncode == 1 and "internal error" not in r.stderr
+    assert r.stderr.splitlines()[-1].startswith("CMP error: cannot connect to http://127.0.0.1:1/")

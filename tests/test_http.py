@@ -26,12 +26,13 @@ from cmpkit_http.client import HttpTransport, parse_server, proxy_for, proxy_ori
 from cmpkit_http.server import CmpHttpServer, Limits, der_sequence_length, limits_of, make_server
 
 from .pki import ec_key, make_cert, pem_cert, pem_key
+from .tools import bundled_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cfg(**values):
-    return Config.from_values(values, extra_options=plugin.cmpkit_options())
+    return Config.from_values(bundled_options(), values)
 
 
 def seq(payload: bytes) -> bytes:
@@ -537,9 +538,10 @@ def test_make_server_port_errors():
 
 
 def test_serve_prints_accept_line_and_stops_after_max_msgs(tmp_path):
-    code = ("import sys; from cmpkit.core.options import Config; from cmpkit_http import plugin, server; "
-            "server.serve(Config.from_values({'port': '0', 'max_msgs': 1}, "
-            "extra_options=plugin.cmpkit_options()), lambda b: b)")
+    code = ("import sys; from cmpkit.core.options import Config; from cmpkit.core.optdecl import OPTIONS; "
+            "from cmpkit_http import plugin, server; "
+            "server.serve(Config.from_values(list(OPTIONS) + list(plugin.cmpkit_options()), "
+            "{'port': '0', 'max_msgs': 1}), lambda b: b)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "plugins")]))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, text=True)
@@ -566,9 +568,12 @@ def test_plugin_hooks():
     t = plugin.cmpkit_get_transport(cfg(server="h:1/p"), Loader())
     assert isinstance(t, HttpTransport) and t.url == "http://h:1/p"
     opts = plugin.cmpkit_options()
-    assert {o.name for o in opts} == {"srv_tls_cert", "srv_tls_key", "srv_tls_keypass", "srv_request_timeout",
-                                      "srv_idle_timeout", "srv_max_conns"}
-    assert all(o.extension for o in opts)
+    assert {o.name for o in opts} == {"server", "proxy", "no_proxy", "path", "keep_alive", "msg_timeout",
+                                      "tls_used", "tls_cert", "tls_key", "tls_keypass", "tls_extra", "tls_trusted",
+                                      "tls_host", "max_msgs", "srv_tls_cert", "srv_tls_key", "srv_tls_keypass",
+                                      "srv_request_timeout", "srv_idle_timeout", "srv_max_conns"}
+    assert {o.name for o in opts if o.extension} == {"srv_tls_cert", "srv_tls_key", "srv_tls_keypass",
+                                                     "srv_request_timeout", "srv_idle_timeout", "srv_max_conns"}
 
 
 # ------------------------------------------------------------------ TLS

@@ -17,6 +17,7 @@ from cmpkit.core.verify import DefaultVerificationPolicy
 from cmpkit_mock.server import MockServer, MockSettings
 
 from .pki import name
+from .tools import bundled_options
 
 SECRET = b"test"
 REF = b"1234"
@@ -502,7 +503,7 @@ def build(**values):
     from cmpkit.core.options import Config
     from cmpkit.app.credentials import Loader
     from cmpkit_mock.plugin import build_server
-    cfg = Config.from_values(values)
+    cfg = Config.from_values(bundled_options(), values)
     return build_server(cfg, Loader(cfg))
 
 
@@ -532,8 +533,9 @@ def test_get_transport_only_with_use_mock_srv(pki):
     from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock import plugin
-    assert plugin.cmpkit_get_transport(Config.from_values({}), Loader()) is None
+    assert plugin.cmpkit_get_transport(Config.from_values(bundled_options(), {}), Loader()) is None
     cfg = Config.from_values(
+        bundled_options(),
         {"use_mock_srv": True, "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued")})
     transport = plugin.cmpkit_get_transport(cfg, Loader(cfg))
     rsp = PKIMessage.from_der(transport.send(request("genm", bodies.genm_der([]))))
@@ -576,7 +578,7 @@ def test_openssl_built_requests_get_positive_answers(openssl, pki, tmp_path):
     from cmpkit.app.credentials import Loader
     from cmpkit.core.options import Config
     from cmpkit_mock.plugin import build_server
-    cfg = Config.from_values({
+    cfg = Config.from_values(bundled_options(), {
         "srv_ref": "1234", "srv_secret": "pass:test", "rsp_cert": pki.path("issued"),
         "srv_cert": pki.path("server"), "srv_key": pki.path("server_key"),
         "srv_trusted": pki.path("root"), "srv_untrusted": pki.path("issuing")})

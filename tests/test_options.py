@@ -5,17 +5,23 @@ from pathlib import Path
 
 import pytest
 
-from cmpkit.core import options as options_mod
-from cmpkit.core.optdecl import GROUPS, OPTIONS
-from cmpkit.core.options import Config, Option, format_help, parse_command_line
+from cmpkit.app import config_files
+from cmpkit.core.optdecl import GROUPS
+from cmpkit.core.optdecl import OPTIONS as CORE_OPTIONS
+from cmpkit.core.options import Config, Option, format_help
 from cmpkit.errors import ConfigError, PluginError
+
+from .tools import bundled_options
+
+OPTIONS = bundled_options()  # the core's and the bundled plugins' declarations
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openssl-cmp-3.1.txt"
 NO_CONF = {"OPENSSL_CONF": ""}  # hermetic: never read the system's openssl.cnf
 
 
-def parse(*argv, extra=(), environ=None):
-    return parse_command_line(list(argv), extra, environ=NO_CONF if environ is None else environ)
+def parse(*argv, extra=(), environ=None, base=None):
+    options = list(OPTIONS if base is None else base) + list(extra)
+    return config_files.parse_command_line(list(argv), options, environ=NO_CONF if environ is None else environ)
 
 
 def synopsis_names() -> list:
@@ -36,9 +42,20 @@ def test_every_man_page_option_is_declared_and_in_help():
     missing = [n for n in names if n not in declared]
     assert not missing
     assert sorted(o.name for o in OPTIONS if not o.extension) == sorted(names)
-    help_text = format_help(OPTIONS)
+    help_text = format_help(OPTIONS, GROUPS)
     for name in names:
         assert re.search(rf"^ -{re.escape(name)}(\s|$)", help_text, re.M), name
+
+
+def test_order_is_the_man_page_position():
+    # -help lists each group in this order, whether the core or a plugin declares the option
+    positions = {name: i for i, name in enumerate(synopsis_names(), 1)}
+    assert {o.name: o.order for o in OPTIONS if not o.extension} == positions
+    assert all(o.order is None for o in OPTIONS if o.extension)
+    with pytest.raises(ValueError):
+        Option("x", "str", order=0)
+    with pytest.raises(ValueError):
+        Option("x", "str", extension=True, order=3)
 
 
 def test_declarations_are_complete():
@@ -64,7 +81,7 @@ def test_option_rejects_bad_declarations():
 def test_help_groups_in_man_page_order_and_marks_extensions():
     ext = Option("srv_tls_cert", "str", "TLS certificate of the HTTP mock server", "Mock server options",
                  "filename", extension=True)
-    text = format_help(list(OPTIONS) + [ext])
+    text = format_help([o for o in OPTIONS if o.name != ext.name] + [ext], GROUPS)
     assert text.startswith("Usage: cmpkit [options]")
     positions = [text.index(f"\n{g}:\n") for g in GROUPS]
     assert positions == sorted(positions)
@@ -137,12 +154,12 @@ def test_empty_string_resets_and_later_wins(caplog):
 def test_extension_options_parse_like_core_ones():
     ext = (Option("srv_tls_cert", "str", extension=True), Option("http_retries", "int", minimum=0),
            Option("fast", "flag"))
-    cfg = parse("-srv_tls_cert", "c.pem", "-http_retries", "2", "-fast", extra=ext)
+    cfg = parse("-srv_tls_cert", "c.pem", "-http_retries", "2", "-fast", extra=ext, base=CORE_OPTIONS)
     assert cfg.get("srv_tls_cert") == "c.pem" and cfg.get("http_retries") == 2 and cfg.get("fast") is True
     with pytest.raises(ConfigError, match="-http_retries"):
-        parse("-http_retries", "x", extra=ext)
+        parse("-http_retries", "x", extra=ext, base=CORE_OPTIONS)
     with pytest.raises(ConfigError, match="unknown option '-srv_tls_cert'"):
-        parse("-srv_tls_cert", "c.pem")
+        parse("-srv_tls_cert", "c.pem", base=CORE_OPTIONS)
     with pytest.raises(PluginError, match="-days"):
         parse(extra=(Option("days", "str"),))
 
@@ -156,8 +173,8 @@ def test_config_is_immutable_and_catches_typos():
     with pytest.raises(AttributeError):
         cfg.days = 4
     assert "days" in cfg and "dayz" not in cfg
-    assert Config.from_values(cmd="ir", secret="pass:x").get("secret") == "pass:x"
-    assert "pass:x" not in repr(Config.from_values(secret="pass:x"))
+    assert Config.from_values(OPTIONS, cmd="ir", secret="pass:x").get("secret") == "pass:x"
+    assert "pass:x" not in repr(Config.from_values(OPTIONS, secret="pass:x"))
 
 
 # ---------------------------------------------------------------- config files
@@ -194,7 +211,7 @@ CNF = {
 def fake_conf(monkeypatch, tmp_path):
     path = tmp_path / "fake.cnf"
     path.write_text("# contents come from FakeConf\n")
-    monkeypatch.setattr(options_mod, "_load", lambda p: FakeConf(p, CNF))
+    monkeypatch.setattr(config_files, "_load", lambda p, environ: FakeConf(p, CNF))
     return str(path)
 
 
@@ -228,7 +245,7 @@ def test_default_section_and_environment(fake_conf, caplog):
 def test_missing_sections(fake_conf, monkeypatch, caplog):
     with pytest.raises(ConfigError, match=r"no \[nosuch\] section found in config file"):
         parse("-config", fake_conf, "-section", "cmp,nosuch")
-    monkeypatch.setattr(options_mod, "_load", lambda p: FakeConf(p, {"default": {"cmd": "cr"}}))
+    monkeypatch.setattr(config_files, "_load", lambda p, environ: FakeConf(p, {"default": {"cmd": "cr"}}))
     with caplog.at_level(logging.INFO, logger="cmpkit"):
         cfg = parse("-config", fake_conf)             # the default [cmp] may be missing
     assert cfg.get("cmd") == "cr" and "no [cmp] section found" in caplog.text
@@ -254,8 +271,8 @@ def test_non_numeric_config_number_is_not_given(fake_conf):
 
 
 def test_extension_options_from_config(fake_conf, monkeypatch):
-    monkeypatch.setattr(options_mod, "_load", lambda p: FakeConf(p, {"cmp": {"srv_tls_cert": "t.pem"}}))
-    cfg = parse("-config", fake_conf, extra=(Option("srv_tls_cert", "str", extension=True),))
+    monkeypatch.setattr(config_files, "_load", lambda p, environ: FakeConf(p, {"cmp": {"srv_tls_cert": "t.pem"}}))
+    cfg = parse("-config", fake_conf, extra=(Option("srv_tls_cert", "str", extension=True),), base=CORE_OPTIONS)
     assert cfg.get("srv_tls_cert") == "t.pem"
 
 
@@ -294,9 +311,9 @@ def test_real_config_file(tmp_path):
 
 
 def test_help_does_not_read_the_config(fake_conf, monkeypatch):
-    def broken(path):
+    def broken(path, environ):
         raise ConfigError(f"syntax error in '{path}'")
-    monkeypatch.setattr(options_mod, "_load", broken)
+    monkeypatch.setattr(config_files, "_load", broken)
     assert parse("-help", "-config", fake_conf).get("help") is True
     with pytest.raises(ConfigError, match="syntax error"):
         parse("-config", fake_conf)

@@ -344,6 +344,13 @@ def test_one_session_per_token(hsm):
     assert not token._sessions and not token._modules
 
 
+def test_sessions_are_closed_when_the_run_ends(hsm):
+    _key(hsm, "k1")
+    assert token._sessions and token._modules
+    plugin.cmpkit_unconfigure(config=None)  # the shell calls it once the run has ended
+    assert not token._sessions and not token._modules
+
+
 def test_engine_keyform(hsm, monkeypatch):
     monkeypatch.setenv(token.MODULE_ENV, hsm.lib)
     ctx = LoadContext(batch=True, get_pass=lambda arg, what: PIN.encode(), cfg={"engine": "pkcs11"})

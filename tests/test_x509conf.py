@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from cmpkit.core.conf import load_config
+from cmpkit.app.config_files import load_config
 from cmpkit.core.x509conf import _EKU, extensions_from_section, parse_sans, policy_oids_extension
 from cmpkit.errors import ConfigError
 

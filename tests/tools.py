@@ -7,6 +7,20 @@ import subprocess
 import sys
 
 CMPKIT = [sys.executable, "-m", "cmpkit"]
+BUNDLED_PLUGINS = ("cmpkit_file", "cmpkit_http", "cmpkit_mock", "cmpkit_pkcs11")
+
+
+def bundled_options() -> list:
+    """The core's option declarations plus every bundled plugin's (cmpkit_options), as the command
+    gathers them, without a plugin discovery."""
+    import importlib
+
+    from cmpkit.core.optdecl import OPTIONS
+    out = list(OPTIONS)
+    for package in BUNDLED_PLUGINS:
+        hook = getattr(importlib.import_module(f"{package}.plugin"), "cmpkit_options", None)
+        out.extend(hook() if hook is not None else ())
+    return out
 
 
 def env():

@@ -1,5 +1,11 @@
 """Running a command: the client with its transport, or the mock server behind -port; outputs
-written only when the transaction succeeded; openssl's engine, provider and -rand checks."""
+written only when the transaction succeeded; openssl's engine, provider and -rand checks; the
+plugins' cmpkit_configure and cmpkit_unconfigure around it all.
+
+Options that plugins declare (-server, -tls_used, -use_mock_srv, -reqin ...) are read here only
+for openssl's checks across options, through :func:`cmpkit.app.settings.plugin_option`: a
+blocked plugin's options are not declared, and count as not given.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,9 +16,28 @@ from typing import Optional
 from ..errors import CmpError, ConfigError
 from .credentials import Loader
 from .files import write_atomically
-from .settings import INFOTYPE_NAMES, build_client_settings
+from .settings import INFOTYPE_NAMES, build_client_settings, plugin_option
 
 log = logging.getLogger("cmpkit")
+
+
+def run(cfg) -> int:
+    """The whole run of a Config: cmpkit_configure, openssl's engine/provider/-rand checks, the client
+    (or the server for -port), -writerand, and cmpkit_unconfigure whatever the outcome; 0 on success."""
+    from ..plugins import hook as get_hook
+    hook = get_hook()
+    try:
+        hook.cmpkit_configure(config=cfg)
+        check_engines_and_providers(cfg)
+        load_rand_files(cfg)
+        try:
+            if cfg.get("port") is not None:
+                return run_server(cfg)
+            return run_client(cfg)
+        finally:
+            write_rand_file(cfg)  # at the end, whatever the outcome, as openssl does
+    finally:
+        hook.cmpkit_unconfigure(config=cfg)
 
 
 def certs_bytes(certs: list, certform: Optional[str]) -> bytes:
@@ -99,9 +124,10 @@ def run_client(cfg) -> int:
     from ..plugins import hook as get_hook
 
     hook = get_hook()
-    if cfg.get("server") is not None and cfg.get("use_mock_srv"):
+    server, use_mock_srv = plugin_option(cfg, "server"), plugin_option(cfg, "use_mock_srv")
+    if server is not None and use_mock_srv:
         raise ConfigError("cannot use both -server and -use_mock_srv options")
-    if cfg.get("server") is None and not cfg.get("use_mock_srv") and cfg.get("rspin") is None:
+    if server is None and not use_mock_srv and plugin_option(cfg, "rspin") is None:
         raise ConfigError("missing -server or -use_mock_srv or -rspin option")
     loader = Loader(cfg, hook)
     settings = build_client_settings(cfg, loader)
@@ -148,13 +174,15 @@ def run_server(cfg) -> int:
     """-port: serve the mock server over HTTP until -max_msgs or interrupted."""
     from ..plugins import hook as get_hook
     hook = get_hook()
-    if cfg.get("tls_used"):
+    given = {name: plugin_option(cfg, name)
+             for name in ("tls_used", "server", "use_mock_srv", "reqin", "reqout", "rspin", "rspout")}
+    if given["tls_used"]:
         raise ConfigError("-tls_used option not supported with -port option")
-    if cfg.get("server") is not None or cfg.get("use_mock_srv"):
+    if given["server"] is not None or given["use_mock_srv"]:
         raise ConfigError("the -port option excludes -server and -use_mock_srv")
-    if cfg.get("reqin") is not None or cfg.get("reqout") is not None:
+    if given["reqin"] is not None or given["reqout"] is not None:
         raise ConfigError("the -port option does not support -reqin and -reqout")
-    if cfg.get("rspin") is not None or cfg.get("rspout") is not None:
+    if given["rspin"] is not None or given["rspout"] is not None:
         raise ConfigError("the -port option does not support -rspin and -rspout")
     loader = Loader(cfg, hook)
     handler = hook.cmpkit_mock_server(config=cfg, ctx=loader)

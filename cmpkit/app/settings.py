@@ -27,6 +27,11 @@ INFOTYPES = {  # id-it-<name> (RFC 9810 / RFC 9480 / OpenSSL's names)
 INFOTYPE_NAMES = {v: k for k, v in INFOTYPES.items()}
 
 
+def plugin_option(cfg, name: str):
+    """The value of an option a plugin declares (-server, -reqin, -msg_timeout ...), read by the shell
+    for openssl's checks across options; None when it is unset or its plugin is not loaded."""
+    return cfg.get(name) if name in cfg else None
+
 
 def _dn(cfg, name: str):
     """DER of a DN option, None if unset; "/" gives the NULL-DN."""
@@ -173,7 +178,8 @@ def build_client_settings(cfg, loader: Loader):
             raise ConfigError("-certout not given, nowhere to save newly enrolled certificate")
     if enroll:
         newkey_src = cfg.get("newkey")
-        if newkey_src is None and key_src is None and s.csr is None and s.old_cert is None and cfg.get("reqin") is None:
+        if (newkey_src is None and key_src is None and s.csr is None and s.old_cert is None
+                and plugin_option(cfg, "reqin") is None):
             raise ConfigError("missing -newkey (or -key) to be certified and no -csr, -oldcert, -cert or -reqin "
                               "option given, which could provide fallback public key")
         if newkey_src is None and s.popo not in (-1, 0):
@@ -224,7 +230,7 @@ def build_client_settings(cfg, loader: Loader):
             log.warning("-infotype option is ignored for commands other than 'genm'")
     total = cfg.get("total_timeout")
     s.total_timeout = total if total is not None else 0
-    msg_timeout = cfg.get("msg_timeout")
+    msg_timeout = plugin_option(cfg, "msg_timeout")  # the http plugin's
     if total and msg_timeout and total > 0 and msg_timeout > 0 and total < msg_timeout:
         raise ConfigError(f"-total_timeout argument = {total} must not be < {msg_timeout} (-msg_timeout)")
     return s

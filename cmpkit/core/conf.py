@@ -19,15 +19,32 @@ The rules follow OpenSSL's crypto/conf/conf_def.c (the "default" NCONF method):
   honoured, other pragmas ignored.
 * A name defined twice in a section keeps the last value, moved to the position of the last
   definition (OpenSSL replaces the earlier entry).
+
+This module only parses: the caller passes the file's bytes, functions that read included
+files and list included directories, and the environment (for ``ENV::`` and
+``OPENSSL_CONF_INCLUDE``). The command line's reader, which opens the files, is
+:func:`cmpkit.app.config_files.load_config`.
 """
 from __future__ import annotations
 
 import logging
-import os
+import ntpath
+import posixpath
 import string
-from typing import Dict, Iterator, List, Optional, Tuple
+import sys
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
+
+# os.path's syntax (join, isabs) for include paths, without os: no file or environment access here
+_paths = ntpath if sys.platform == "win32" else posixpath
+
+#: ``read(name)``: the bytes of a file; OSError when it cannot be read (also for a directory).
+ReadFile = Callable[[str], bytes]
+#: ``include_files(name)``: what ``.include name`` reads: None when nothing exists there, else
+#: (is a directory, the files to read: ``[name]``, or the directory's ``*.cnf``/``*.conf`` files
+#: in name order); OSError when the directory cannot be listed.
+IncludeFiles = Callable[[str], Optional[Tuple[bool, Sequence[str]]]]
 
 log = logging.getLogger("cmpkit")
 
@@ -44,14 +61,15 @@ _QUOTES = frozenset("'`\"")
 class ConfFile:
     """A loaded config file: sections of (name, value) pairs with NCONF lookup rules."""
 
-    def __init__(self, path: str, sections: Dict[str, Dict[str, str]]):
+    def __init__(self, path: str, sections: Dict[str, Dict[str, str]], environ: Optional[Mapping[str, str]] = None):
         self.path = path
         self._sections = sections
+        self._environ = {} if environ is None else environ
 
     def get(self, section: Optional[str], name: str) -> Optional[str]:
         """The value of ``name`` in ``section``, else in ``[default]`` (as NCONF_get_string);
         for section ``ENV`` the environment is consulted before ``[default]``. None if unset."""
-        return _lookup(self._sections, section, name)
+        return _lookup(self._sections, section, name, self._environ)
 
     def get_exact(self, section: str, name: str) -> Optional[str]:
         """The value of ``name`` in ``section`` itself, without any fallback; None if unset."""
@@ -73,21 +91,37 @@ class ConfFile:
         return f"ConfFile({self.path!r}, sections={self.sections()!r})"
 
 
-def load_config(path: str) -> ConfFile:
-    """Read and parse the config file at ``path``.
+def _no_include(name: str) -> None:
+    return None
 
-    :raises ConfigError: ``cannot load config file '<path>': <reason>`` for a missing,
-        unreadable or malformed file (with the line number for syntax errors).
+
+def _no_read(name: str) -> bytes:
+    raise FileNotFoundError(2, "No such file or directory", name)
+
+
+def parse_config(path: str, data: bytes, read: ReadFile = _no_read, include_files: IncludeFiles = _no_include,
+                 environ: Optional[Mapping[str, str]] = None) -> ConfFile:
+    """Parse the config file ``path`` whose content is ``data``.
+
+    :param path: the file's name, for messages and as :attr:`ConfFile.path`.
+    :param data: the file's content (UTF-8, else Latin-1; a BOM is skipped).
+    :param read: reads an included file (see :data:`ReadFile`); by default none can be read.
+    :param include_files: resolves an ``.include`` (see :data:`IncludeFiles`); by default
+        nothing is found, so every include is skipped with a warning.
+    :param environ: the environment for ``$ENV::name`` and ``OPENSSL_CONF_INCLUDE`` (default: empty).
+    :return: the parsed file; it looks up section ``ENV`` in ``environ`` too.
+    :raises ConfigError: ``cannot load config file '<path>': <reason>`` for a malformed file
+        (with the line number) or an included file that cannot be read.
+    :raises OSError: from ``include_files`` (a directory that cannot be listed).
     """
-    parser = _Parser(path)
+    environ = {} if environ is None else environ
+    parser = _Parser(path, read, include_files, environ)
     try:
-        parser.run()
+        parser.run(data)
     except _SyntaxError as exc:
         where = f"line {exc.line}" if exc.file == path else f"line {exc.line} of '{exc.file}'"
         raise ConfigError(f"cannot load config file '{path}': {where}: {exc.reason}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot load config file '{path}': {exc.strerror or exc}") from None
-    return ConfFile(path, parser.data)
+    return ConfFile(path, parser.data, environ)
 
 
 # ---------------------------------------------------------------- implementation
@@ -98,22 +132,21 @@ class _SyntaxError(Exception):
         self.reason, self.file, self.line = reason, file, line
 
 
-def _lookup(data: Dict[str, Dict[str, str]], section: Optional[str], name: str) -> Optional[str]:
+def _lookup(data: Dict[str, Dict[str, str]], section: Optional[str], name: str,
+            environ: Mapping[str, str]) -> Optional[str]:
     """_CONF_get_string: the section, then (for ENV) the environment, then [default]."""
     if section is not None:
         value = data.get(section, {}).get(name)
         if value is not None:
             return value
         if section == "ENV":
-            value = os.environ.get(name)
+            value = environ.get(name)
             if value is not None:
                 return value
     return data.get(DEFAULT_SECTION, {}).get(name)
 
 
-def _read_lines(path: str) -> List[str]:
-    with open(path, "rb") as fh:
-        raw = fh.read()
+def _lines(raw: bytes) -> List[str]:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -123,18 +156,12 @@ def _read_lines(path: str) -> List[str]:
     return text.split("\n")
 
 
-def _include_files(path: str) -> List[str]:
-    """The files an include of ``path`` reads: the file itself or a directory's *.cnf/*.conf."""
-    if not os.path.isdir(path):
-        return [path]
-    names = sorted(n for n in os.listdir(path)
-                   if (len(n) > 5 and n.lower().endswith(".conf")) or (len(n) > 4 and n.lower().endswith(".cnf")))
-    return [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
-
-
 class _Parser:
-    def __init__(self, path: str):
+    def __init__(self, path: str, read: ReadFile, include_files: IncludeFiles, environ: Mapping[str, str]):
         self.path = path
+        self.read = read
+        self.include_files = include_files
+        self.environ = environ
         self.data: Dict[str, Dict[str, str]] = {DEFAULT_SECTION: {}}
         self.section = DEFAULT_SECTION
         self.dollarid = False
@@ -164,10 +191,8 @@ class _Parser:
                 continue  # the empty piece after the final newline
             yield name, buf, frame[2]
 
-    def run(self) -> None:
-        if os.path.isdir(self.path):
-            raise OSError(21, "Is a directory")
-        self.stack.append([self.path, _read_lines(self.path), 0])
+    def run(self, data: bytes) -> None:
+        self.stack.append([self.path, _lines(data), 0])
         for name, line, lineno in self._logical_lines():
             try:
                 self._line(line)
@@ -285,21 +310,21 @@ class _Parser:
         # unknown pragmas are ignored, as OpenSSL does
 
     def _include(self, path: str) -> None:
-        include_dir = os.environ.get("OPENSSL_CONF_INCLUDE") or self.includedir
-        if include_dir and not os.path.isabs(path):
-            path = os.path.join(include_dir, path)
-        if self.abspath and not os.path.isabs(path):
+        include_dir = self.environ.get("OPENSSL_CONF_INCLUDE") or self.includedir
+        if include_dir and not _paths.isabs(path):
+            path = _paths.join(include_dir, path)
+        if self.abspath and not _paths.isabs(path):
             raise _SyntaxError(f"relative include path '{path}' with pragma abspath")
         if len(self.stack) >= MAX_INCLUDE_DEPTH:
             raise _SyntaxError(f"includes nested too deeply at '{path}'")
-        if not os.path.exists(path):
+        found = self.include_files(path)
+        if found is None:
             log.warning("config file '%s': cannot include '%s': not found; skipped", self.path, path)
             return
-        in_dir = os.path.isdir(path)
-        files = _include_files(path)
+        in_dir, files = found
         for name in reversed(files):  # stack: the first file is read first
             try:
-                lines = _read_lines(name)
+                lines = _lines(self.read(name))
             except OSError as exc:
                 if in_dir:  # OpenSSL skips unreadable files of an included directory
                     log.warning("config file '%s': cannot include '%s': %s", self.path, name, exc.strerror)
@@ -364,7 +389,7 @@ class _Parser:
             if s[e:e + 1] != close:
                 raise _SyntaxError(f"no close brace in variable reference '{s[i:e + 1]}'")
             e += 1
-        value = _lookup(self.data, sect, name)
+        value = _lookup(self.data, sect, name, self.environ)
         if value is None:
             ref = f"{sect}::{name}" if sect != section else name
             raise _SyntaxError(f"variable has no value ('{ref}')")

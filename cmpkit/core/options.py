@@ -2,7 +2,10 @@
 
 Each option is declared once as an :class:`Option` (core ones in :mod:`cmpkit.core.optdecl`,
 plugin ones through the ``cmpkit_options`` hook); the command-line parser, the config-file
-reader and ``-help`` (:func:`format_help`) are all driven by those declarations.
+reader and ``-help`` (:func:`format_help`) are all driven by those declarations, which the
+caller gathers and passes in (this module knows none of them). It reads no file and no
+environment variable: the caller passes a function that opens the config file
+(:mod:`cmpkit.app.config_files` for the command line).
 
 Order of :func:`parse_command_line`, following apps/cmp.c (main, read_config, get_opts):
 
@@ -10,6 +13,7 @@ Order of :func:`parse_command_line`, following apps/cmp.c (main, read_config, ge
    arguments are errors. ``-name=value``, ``--name`` and a final ``--`` work as in openssl.
 2. The config file is ``-config``, else ``$OPENSSL_CONF``, else openssl's default
    ``openssl.cnf`` (the last two only if the file exists); ``-config ""`` means none.
+   The caller's ``open_config`` function finds and reads it.
 3. ``-section`` names (commas and/or whitespace; default ``cmp``; ``""`` = ``default``) must
    exist, except that a missing ``[cmp]`` is only reported. Each option is looked up in
    the sections from last to first, each lookup falling back to ``[default]``.
@@ -20,7 +24,6 @@ Order of :func:`parse_command_line`, following apps/cmp.c (main, read_config, ge
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import namedtuple
 from types import MappingProxyType
@@ -29,7 +32,7 @@ from ..errors import ConfigError, PluginError
 
 TYPE_CHECKING = False  # `cmpkit -help` imports this module: no typing, logging or dataclasses at start
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Mapping, Optional, Sequence
+    from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 
 class _Log:
@@ -50,8 +53,16 @@ EXTENSION_GROUP = "cmpkit extension options"
 HELP_WIDTH = 100
 
 
+class UnknownOptionError(ConfigError):
+    """A command-line option that no declaration knows (``name`` without the dash)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"unknown option '-{name}' (see -help)")
+        self.name = name
+
+
 _OPTION_FIELDS = ("name", "kind", "help", "group", "metavar", "default", "choices", "minimum", "maximum",
-                  "no_effect", "extension", "repeatable")
+                  "no_effect", "extension", "repeatable", "order")
 
 
 class Option(namedtuple("Option", _OPTION_FIELDS)):
@@ -70,6 +81,10 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
     :param extension: a cmpkit option that ``openssl cmp`` does not have.
     :param repeatable: each command-line occurrence adds a value (``-provider a -provider b``);
         :meth:`Config.get_list` gives them all.
+    :param order: the option's position (1 = first) in the SYNOPSIS of the openssl-cmp man page,
+        for an ``openssl cmp`` option whoever declares it (the core or a plugin). ``-help`` lists
+        the options of a group by it, then those without one, in declaration order, marked as
+        cmpkit extensions.
     """
 
     __slots__ = ()
@@ -77,7 +92,7 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
     def __new__(cls, name: str, kind: str, help: str = "", group: str = EXTENSION_GROUP, metavar: str = "",
                 default: Any = None, choices: tuple = (), minimum: Optional[int] = None,
                 maximum: Optional[int] = None, no_effect: bool = False, extension: bool = False,
-                repeatable: bool = False):
+                repeatable: bool = False, order: Optional[int] = None):
         if not name or name.startswith("-") or any(c.isspace() or c == "=" for c in name):
             raise ValueError(f"invalid option name {name!r}")
         if kind not in KINDS:
@@ -85,8 +100,10 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
         choices = tuple(choices)
         if kind == "choice" and not choices:
             raise ValueError(f"option -{name}: a choice option needs choices")
+        if order is not None and (extension or type(order) is not int or order < 1):
+            raise ValueError(f"option -{name}: order must be a man-page position (1, 2, ...) of an openssl option")
         return super().__new__(cls, name, kind, help, group, metavar, default, choices, minimum, maximum,
-                               no_effect, extension, repeatable)
+                               no_effect, extension, repeatable, order)
 
     @property
     def takes_value(self) -> bool:
@@ -129,13 +146,16 @@ class Config:
         sset(self, "_conf", conf)
 
     @classmethod
-    def from_values(cls, values: Optional[Mapping[str, Any]] = None, extra_options: Iterable[Option] = (),
+    def from_values(cls, options: Iterable[Option], values: Optional[Mapping[str, Any]] = None,
                     **kw) -> "Config":
-        """A Config with the given (already typed) values, e.g. for tests: ``Config.from_values(cmd="ir")``."""
-        from .optdecl import OPTIONS
+        """A Config with the given (already typed) values, e.g. for tests:
+        ``Config.from_values(options, cmd="ir")``.
+
+        :param options: the declarations (e.g. the core's and the plugins'); an option declared
+            twice must be declared alike.
+        """
         merged = dict(values or {}, **kw)
-        return cls(_merge_options(extra_options, OPTIONS), merged,
-                   sources={k: "given" for k in merged})
+        return cls(_merge_options(options), merged, sources={k: "given" for k in merged})
 
     def __setattr__(self, name, value):
         raise AttributeError("Config is immutable")
@@ -296,9 +316,10 @@ def convert_conf(opt: Option, text: str, where: str) -> Any:
 
 # ------------------------------------------------------------------ parsing
 
-def _merge_options(extra_options: Iterable[Option], core: Iterable[Option]) -> list:
+def _merge_options(options: Iterable[Option]) -> list:
+    """The declarations without repeats; PluginError for a name declared twice, differently."""
     out, seen = [], {}
-    for opt in list(core) + list(extra_options):
+    for opt in options:
         if opt.name in seen:
             if seen[opt.name] == opt:
                 continue
@@ -325,7 +346,7 @@ def _split_argv(argv: Sequence[str], by_name: Mapping[str, Option]) -> list:
         name, eq, inline = name.partition("=")
         opt = by_name.get(name)
         if opt is None:
-            raise ConfigError(f"unknown option '-{name}' (see -help)")
+            raise UnknownOptionError(name)
         if not opt.takes_value:
             if eq:
                 raise ConfigError(f"option -{name} does not take a value")
@@ -346,32 +367,6 @@ def split_sections(text: str) -> list:
     """Section names separated by commas and/or whitespace; "" means [default]."""
     names = [n for n in re.split(r"[,\s]+", text) if n]
     return names or [DEFAULT_SECTION]
-
-
-def _openssl_default_config() -> Optional[str]:
-    """openssl's built-in default config file: OPENSSLDIR/openssl.cnf."""
-    import ssl
-    cafile = ssl.get_default_verify_paths().openssl_cafile
-    return os.path.join(os.path.dirname(cafile), "openssl.cnf") if cafile else None
-
-
-def _config_file(given: Optional[str], environ: Mapping[str, str]) -> Optional[str]:
-    if given is not None:
-        return given or None
-    path = environ.get("OPENSSL_CONF")
-    if path is None:
-        path = _openssl_default_config()
-    if path and os.path.exists(path):
-        return path
-    return None
-
-
-def _load(path: str):
-    from .conf import load_config
-    try:
-        return load_config(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file '{path}': {exc.strerror or exc}") from None
 
 
 def _read_config(conf, path: str, section_text: str, sections: list, options: Iterable[Option]) -> tuple:
@@ -405,19 +400,23 @@ def _read_config(conf, path: str, section_text: str, sections: list, options: It
     return values, sources
 
 
-def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = (),
-                       environ: Optional[Mapping[str, str]] = None) -> Config:
+def parse_command_line(argv: Sequence[str], options: Iterable[Option],
+                       open_config: Optional[Callable[[Optional[str]], Any]] = None) -> Config:
     """The run's Config from argv (without the program name), the config file and the defaults.
 
-    :param extra_options: options contributed by plugins (``cmpkit_options``).
-    :param environ: environment for ``OPENSSL_CONF`` (default: ``os.environ``).
+    :param argv: the command-line arguments.
+    :param options: every option of the run: the core's declarations and those the plugins
+        contribute (``cmpkit_options``); an option declared twice must be declared alike.
+    :param open_config: ``open_config(given)`` finds and reads the config file, where ``given``
+        is the ``-config`` value (``""``: none) or None without ``-config``; it returns the
+        file (``path``, ``has_section``, ``get``, ``get_exact``, as
+        :class:`cmpkit.core.conf.ConfFile`) or None when there is none to read. Not called
+        for ``-help``. Without it no config file is read.
     :raises ConfigError: one line naming the option, value, file or section at fault.
     """
-    from .optdecl import OPTIONS
-    options = _merge_options(extra_options, OPTIONS)
+    options = _merge_options(options)
     by_name = {o.name: o for o in options}
     given = _split_argv(list(argv), by_name)
-    environ = os.environ if environ is None else environ
 
     config_arg, section_text = None, CMP_SECTION
     for opt, value in given:
@@ -429,12 +428,12 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
     if not section_text.strip(", \t\n\r\f\v"):
         section_text = DEFAULT_SECTION
 
-    values, sources, conf = {}, {}, None
+    values, sources, conf, path = {}, {}, None, None
     wants_help = any(opt.name == "help" for opt, _ in given)  # -help works even with a broken config
-    path = None if wants_help else _config_file(config_arg, environ)
-    if path is not None:
-        conf = _load(path)
-        path = getattr(conf, "path", None) or path
+    if not wants_help and open_config is not None:
+        conf = open_config(config_arg)
+    if conf is not None:
+        path = conf.path
         values, sources = _read_config(conf, path, section_text, sections, options)
     repeated = set()
     for opt, value in given:
@@ -450,25 +449,35 @@ def parse_command_line(argv: Sequence[str], extra_options: Iterable[Option] = ()
 
 # ------------------------------------------------------------------ -help
 
-def format_help(options: Optional[Iterable[Option]] = None, prog: str = "cmpkit") -> str:
-    """The -help text: usage line, then the options by man-page group, extensions marked."""
+def _help_key(opt: Option) -> tuple:
+    return (opt.order is None, opt.order or 0)
+
+
+def format_help(options: Iterable[Option], groups: Sequence[str] = (), prog: str = "cmpkit") -> str:
+    """The -help text: usage line, then the options by group, extensions marked.
+
+    :param options: the options to list (the core's and the plugins').
+    :param groups: the group order (the man page's); other groups follow in order of appearance.
+    :param prog: the command name for the usage line.
+    :return: the text, ending with an empty line.
+
+    Within a group, ``openssl cmp``'s options come in man-page order (:attr:`Option.order`),
+    then the others (``(cmpkit extension)``) in the order given.
+    """
     import textwrap
 
-    from .optdecl import GROUPS, OPTIONS
-    options = list(OPTIONS if options is None else options)
-    man_names = {o.name for o in OPTIONS if not o.extension}
-    groups: dict = {g: [] for g in GROUPS}
+    by_group: dict = {g: [] for g in groups}
     for opt in options:
-        groups.setdefault(opt.group or EXTENSION_GROUP, []).append(opt)
+        by_group.setdefault(opt.group or EXTENSION_GROUP, []).append(opt)
     lines = [f"Usage: {prog} [options]", ""]
-    for group, opts in groups.items():
+    for group, opts in by_group.items():
         if not opts:
             continue
         lines.append(f"{group}:")
-        for opt in opts:
+        for opt in sorted(opts, key=_help_key):
             left = f" -{opt.name}" + (f" {opt.metavar or 'val'}" if opt.takes_value else "")
             text = opt.help
-            if opt.extension or opt.name not in man_names:
+            if opt.extension or opt.order is None:
                 text += " (cmpkit extension)"
             wrapped = textwrap.wrap(text, HELP_WIDTH - 30) or [""]
             if len(left) > 28:

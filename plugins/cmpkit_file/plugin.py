@@ -1,5 +1,5 @@
-"""The file plugin's hooks: keys, certificates and CSRs from files (PEM, DER, PKCS#12), its options,
-and message replay and capture with files around any transport.
+"""The file plugin's hooks: keys, certificates and CSRs from files (PEM, DER, PKCS#12), and message
+replay and capture with files around any transport, with its options (:mod:`cmpkit_file.options`).
 
 Sources that are not files (``pkcs11:``, ``org.openssl.engine:`` and other URIs) and
 ``-keyform ENGINE`` are left to other plugins: the loaders answer None for them.
@@ -24,12 +24,8 @@ def _password(passarg: Optional[str], what: str, ctx):
 
 @hookimpl
 def cmpkit_options():
-    try:
-        from .options import OPTIONS
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.options":
-            raise
-        return []
+    """-reqin, -reqin_new_tid, -reqout, -rspin, -rspout (:mod:`cmpkit_file.options`)."""
+    from .options import OPTIONS
     return OPTIONS
 
 

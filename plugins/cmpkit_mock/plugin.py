@@ -1,6 +1,6 @@
 """cmpkit plugin for the mock server: the in-process transport (-use_mock_srv), the server for -port,
 and build_server(), which turns the -srv_* / -rsp_* / failure-injection options into a MockServer
-the way ``openssl cmp``'s setup_srv_ctx() does."""
+the way ``openssl cmp``'s setup_srv_ctx() does. Its options: :mod:`cmpkit_mock.options`."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +13,9 @@ log = logging.getLogger("cmpkit")
 
 @hookimpl
 def cmpkit_options():
-    return ()  # all mock server options are man-page options, declared in cmpkit.core.optdecl
+    """-use_mock_srv and the mock server's options (:mod:`cmpkit_mock.options`)."""
+    from .options import OPTIONS
+    return OPTIONS
 
 
 class MockTransport:

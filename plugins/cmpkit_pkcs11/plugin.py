@@ -11,11 +11,13 @@ it is), else from the pass phrase option that goes with the key option (``-keypa
 ``-newkeypass``, ...), else from a prompt (not with ``-batch``). It is asked for only when a
 token needs a login. The module: see :mod:`cmpkit_pkcs11.token` (``module-path``,
 ``module-name``, ``$PKCS11_MODULE``, ``$PKCS11_MODULE_PATH``, p11-kit's proxy). PyKCS11 is imported only when a
-``pkcs11:`` source is actually loaded.
+``pkcs11:`` source is actually loaded. The sessions a run opened are closed (and the modules
+finalised) in ``cmpkit_unconfigure``, when the run ends.
 """
 from __future__ import annotations
 
 import re
+import sys
 from typing import Optional
 
 from cmpkit.errors import CredentialError
@@ -132,3 +134,11 @@ def cmpkit_load_certs(source, passarg, certform, what, ctx):
     uri = parse_pkcs11_uri(source)
     from .token import load_certs
     return load_certs(uri, _pin(uri, passarg, what, ctx), what)
+
+
+@hookimpl
+def cmpkit_unconfigure(config):
+    """The run has ended: log out of the tokens, close the sessions and finalise the modules."""
+    token = sys.modules.get(f"{__package__}.token")
+    if token is not None:  # loaded only if the run used a token; nothing to close otherwise
+        token.close_all()

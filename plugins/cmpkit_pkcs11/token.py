@@ -7,7 +7,8 @@
   module (which offers every module p11-kit is configured with).
 - Tokens are matched on every token, slot and library attribute the URI gives; exactly one
   token must match. ONE session is opened per (module, token) and run, logged in at most once,
-  and closed (with the modules finalised) when the process exits, or by :func:`close_all`.
+  and closed (with the modules finalised) by :func:`close_all`, which the plugin's
+  ``cmpkit_unconfigure`` calls when the run ends (a library user calls it when done).
 - :class:`TokenKey` is a :class:`cmpkit.core.keys.Signer` whose private key stays in the
   token: RSA PKCS#1 v1.5 and RSASSA-PSS (``CKM_<hash>_RSA_PKCS[_PSS]`` when the token offers
   it, else ``CKM_RSA_PKCS[_PSS]`` over a digest computed with cryptography), ECDSA
@@ -17,7 +18,6 @@ Every failure is a one-line CredentialError naming the token and object, never t
 """
 from __future__ import annotations
 
-import atexit
 import os
 import sysconfig
 import threading
@@ -43,7 +43,6 @@ PinSource = Callable[[str], Optional[bytes]]  # token label -> PIN (None: none a
 _lock = threading.RLock()
 _modules: dict = {}   # module path -> PyKCS11Lib
 _sessions: dict = {}  # (module path, slot id) -> TokenSession
-_atexit_registered = False
 
 
 def pykcs11():
@@ -156,7 +155,6 @@ def _load_module(path: str):
                 reason = "not a loadable library" if exc.value < 0 else ckr_name(exc)
                 raise CredentialError(f"cannot load PKCS#11 module '{path}': {reason}") from None
             _modules[path] = lib
-            _register_atexit()
         return lib
 
 
@@ -314,7 +312,8 @@ def open_token(uri: Pkcs11Uri) -> TokenSession:
 
 
 def close_all() -> None:
-    """Log out, close every session and finalise every module (at exit; tests call it too)."""
+    """Log out, close every session and finalise every module (when the run ends; tests call it too).
+    Best effort: PKCS#11 errors are ignored."""
     with _lock:
         sessions = list(_sessions.values())
         _sessions.clear()
@@ -325,15 +324,8 @@ def close_all() -> None:
     for lib in modules:
         try:
             lib.unload()
-        except Exception:  # noqa: BLE001 - best effort at exit
+        except Exception:  # noqa: BLE001 - best effort when the run ends
             pass
-
-
-def _register_atexit() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(close_all)
-        _atexit_registered = True
 
 
 # ---------------------------------------------------------------- public keys and certificates

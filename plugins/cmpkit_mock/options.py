@@ -1,0 +1,57 @@
+"""The options the mock plugin owns: the in-process mock server (-use_mock_srv) and what the mock
+server is configured with (the -srv_* credentials, the -rsp_* contents, polling, status and
+failure injection; see :func:`cmpkit_mock.plugin.build_server`).
+
+Cheap to import (``cmpkit -help`` reads it): only the Option record and the group names.
+``order`` is the option's place in the openssl-cmp man page, which ``-help`` keeps.
+"""
+from __future__ import annotations
+
+from cmpkit.core.optdecl import DEBUG, MOCK
+from cmpkit.core.options import Option
+
+
+def _flag(name, help, order, group=MOCK):
+    return Option(name, "flag", help, group, order=order)
+
+
+def _str(name, metavar, help, order):
+    return Option(name, "str", help, MOCK, metavar, order=order)
+
+
+def _nonneg(name, help, order, **kw):  # openssl 'N'
+    return Option(name, "int", help, MOCK, "number", minimum=0, order=order, **kw)
+
+
+OPTIONS = (
+    # ---- client-side debugging
+    _flag("use_mock_srv", "Use the built-in mock server in-process instead of -server", 77, DEBUG),
+
+    # ---- mock server (-port is the core's, -max_msgs the http plugin's)
+    _str("srv_ref", "value", "Server's senderKID reference when no -srv_cert is given", 80),
+    _str("srv_secret", "arg", "Pass phrase source of the server's shared secret (PBM)", 81),
+    _str("srv_cert", "filename|uri", "Server's signer certificate", 82),
+    _str("srv_key", "filename|uri", "Server's private key for signing responses", 83),
+    _str("srv_keypass", "arg", "Pass phrase source for -srv_key (and -srv_cert)", 84),
+    _str("srv_trusted", "filenames|uris", "Trust anchors for authenticating clients", 85),
+    _str("srv_untrusted", "filenames|uris", "Intermediate certificates for checking client protection", 86),
+    _str("rsp_cert", "filename|uri", "Certificate the mock server issues", 87),
+    _str("rsp_extracerts", "filenames|uris", "Extra certificates for the mock server's certificate responses", 88),
+    _str("rsp_capubs", "filenames|uris", "CA certificates for the caPubs of the mock server's ip", 89),
+    _nonneg("poll_count", "Times the client must poll before getting the certificate. Default 0", 90, default=0),
+    _nonneg("check_after", "checkAfter seconds to put in poll responses. Default 1", 91, default=1),
+    _flag("grant_implicitconf", "Grant implicit confirmation of the new certificate", 92),
+    _nonneg("pkistatus", "PKIStatus for responses: 0 (accepted, default) .. 6 (keyUpdateWarning)", 93,
+            maximum=6, default=0),
+    _nonneg("failure", "One failure info bit to set in responses: 0 (badAlg) .. 26 (duplicateCertReq)", 94,
+            maximum=26),
+    _nonneg("failurebits", "Failure info bits to set in responses as a number: 0 .. 2^27 - 1", 95,
+            maximum=2 ** 27 - 1, default=0),
+    _str("statusstring", "arg", "Status text to put in responses", 96),
+    _flag("send_error", "Answer every request with an error message", 97),
+    _flag("send_unprotected", "Send responses without CMP-level protection", 98),
+    _flag("send_unprot_err", "Send negative responses without protection (violates RFC 4210)", 99),
+    _flag("accept_unprotected", "Accept requests with missing or invalid protection", 100),
+    _flag("accept_unprot_err", "Accept unprotected error messages from clients (no effect so far)", 101),
+    _flag("accept_raverified", "Accept RAVERIFIED as proof-of-possession", 102),
+)
