@@ -2,10 +2,13 @@
 independent implementation that the DER readers of cmpkit.core.bodies are checked against."""
 from typing import Optional
 
-from cmpkit.core import asn1, der
+from cmpkit.core import der
 from cmpkit.core.bodies import (OID_OLD_CERT_ID, OID_REASON_CODE, CertRequestInfo, CertResponseInfo,
                                 Template)
-from cmpkit.core.message import PKIMessage, StatusInfo, decode, encode
+from cmpkit.core.message import PKIMessage, StatusInfo
+
+from . import asn1_schema as asn1
+from .asn1_schema import decode, encode
 from cmpkit.errors import DecodeError
 
 
@@ -79,14 +82,14 @@ def read_cert_rep(body) -> tuple[list[bytes], list[CertResponseInfo]]:
                 enc = True
             else:
                 raise DecodeError("malformed CertOrEncCert")
-        out.append(CertResponseInfo(int(r["certReqId"]), StatusInfo.from_asn1(r["status"]), cert, enc))
+        out.append(CertResponseInfo(int(r["certReqId"]), asn1.status_info(r["status"]), cert, enc))
     return ca_pubs, out
 
 
 def read_cert_conf(body) -> list[tuple[bytes, int, Optional[StatusInfo], Optional[bytes]]]:
     out = []
     for cs in body:
-        si = StatusInfo.from_asn1(cs["statusInfo"]) if cs["statusInfo"].isValue else None
+        si = asn1.status_info(cs["statusInfo"]) if cs["statusInfo"].isValue else None
         alg = _tagged_inner(cs["hashAlg"]) if cs["hashAlg"].isValue else None
         out.append((bytes(cs["certHash"]), int(cs["certReqId"]), si, alg))
     return out

@@ -81,7 +81,7 @@ def outcome(rsp):
     """What a response says, in short: its body type and status, or the error reason."""
     bt = rsp.body_type
     if bt == "error":
-        si, code, details = bodies.read_error(rsp.body)
+        si, code, details = bodies.read_error(rsp.body_content)
         assert (si.status, si.failure_bits) == (2, [2]), si.describe()       # rejection / badRequest
         assert code >> 23 == 58 and details[:2] == ["CMP routines", si.texts[0]]
         return f"error: {si.texts[0]}"
@@ -89,7 +89,7 @@ def outcome(rsp):
         _, responses = bodies.read_cert_rep(rsp.body_content)
         return f"{bt} {responses[0].status.status_name}"
     if bt == "rp":
-        return f"rp {bodies.read_rev_rep(rsp.body)[0].status_name}"
+        return f"rp {bodies.read_rev_rep(rsp.body_content)[0].status_name}"
     return bt
 
 
@@ -343,7 +343,7 @@ def test_polling(pki, body_type, rsp_type):
     assert server.current.state == POLLING
     for _ in range(2):
         poll = peer.send("pollReq", bodies.poll_req_der([req_id]))
-        assert bodies.read_poll_rep(poll.body) == [(req_id, 7, [])]
+        assert bodies.read_poll_rep(poll.body_content) == [(req_id, 7, [])]
         assert server.current.state == POLLING
     final = peer.send("pollReq", bodies.poll_req_der([req_id]))
     _, responses = bodies.read_cert_rep(final.body_content)
@@ -409,7 +409,7 @@ def test_rejection_status(pki, body_type, settings, bits):
     server = make_server(pki, statusstring="no way", **settings)
     rsp = Peer(server).send(body_type, request_body(pki, body_type))
     if body_type == "rr":
-        si = bodies.read_rev_rep(rsp.body)[0]
+        si = bodies.read_rev_rep(rsp.body_content)[0]
         cert = None
     else:
         _, responses = bodies.read_cert_rep(rsp.body_content)
@@ -441,7 +441,7 @@ def test_send_error(pki, state, body_type, expected):
     rsp = peer.send(body_type, request_body(pki, body_type))
     assert outcome(rsp) == expected
     if rsp.body_type == "error":
-        _, code, details = bodies.read_error(rsp.body)
+        _, code, details = bodies.read_error(rsp.body_content)
         assert (code, details) == (CMP_LIB | 158, ["CMP routines", "error processing message"])
     assert server.current.state == IDLE
 

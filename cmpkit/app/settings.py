@@ -49,8 +49,7 @@ def _spki(public_key) -> bytes:
 
 def _parse_geninfo(text: str) -> list:
     """-geninfo OID:int:N[,OID:int:N...] or OID:str:text as openssl parses it."""
-    from pyasn1.codec.der import encoder
-    from pyasn1.type import char, univ
+    from ..core import der
     out = []
     rest = text
     while True:
@@ -69,9 +68,9 @@ def _parse_geninfo(text: str) -> list:
             v = value.strip()
             if not v or not (v.lstrip("+-").isdigit()):
                 raise ConfigError(f"cannot parse int in -geninfo argument '{text}'")
-            out.append((oid, encoder.encode(univ.Integer(int(v)))))
+            out.append((oid, der.integer(int(v))))
         else:
-            out.append((oid, encoder.encode(char.UTF8String(value))))
+            out.append((oid, der.tlv(0x0C, value.encode("utf-8"))))
         if not sep:
             return out
 

@@ -1,8 +1,9 @@
 """Builders and readers for CMP bodies and CRMF requests (ir/cr/kur/p10cr/rr/genm and their answers).
 
-Builders write DER directly (small, exact, fast) and return bytes. Readers take a body: the
-pyasn1 value (``msg.body``) for the rarer bodies, the DER of its content (``msg.body_content``)
-for the ones on every transaction's path; they return plain Python data.
+Builders write DER directly (small, exact, fast) and return bytes. Readers take the DER of a
+body's content (``msg.body_content``), check its structure strictly (DecodeError naming the
+part) and return plain Python data: together with :class:`cmpkit.core.message.PKIMessage` they
+are the one message model (a p10cr's content is the PKCS#10 request itself).
 """
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from pyasn1.type import char, univ, useful
-
 from ..errors import DecodeError
 from . import der
-from .message import StatusInfo, encode
+from .message import StatusInfo, read_free_text
 
 OID_OLD_CERT_ID = "1.3.6.1.5.5.7.5.1.5"      # id-regCtrl-oldCertID
 OID_REASON_CODE = "2.5.29.21"                # id-ce-cRLReasons
@@ -34,18 +33,18 @@ def _octets(b: bytes) -> bytes:
 
 
 def _utf8(text: str) -> bytes:
-    return encode(char.UTF8String(text))
+    return der.tlv(0x0C, text.encode("utf-8"))
 
 
 def _gentime(dt: datetime.datetime) -> bytes:
-    return encode(useful.GeneralizedTime(dt.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")))
+    return der.tlv(0x18, dt.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ").encode())
 
 
 def _time(dt: datetime.datetime) -> bytes:
     """RFC 5280 Time: UTCTime through 2049, GeneralizedTime after."""
     dt = dt.astimezone(datetime.timezone.utc)
     if dt.year < 2050:
-        return encode(useful.UTCTime(dt.strftime("%y%m%d%H%M%SZ")))
+        return der.tlv(0x17, dt.strftime("%y%m%d%H%M%SZ").encode())
     return _gentime(dt)
 
 
@@ -70,8 +69,7 @@ def status_info_der(si: StatusInfo) -> bytes:
     if si.texts:
         parts.append(free_text_der(si.texts))
     if si.failure_bits:
-        parts.append(encode(univ.BitString(binValue="".join(
-            "1" if i in si.failure_bits else "0" for i in range(max(si.failure_bits) + 1)))))
+        parts.append(der.bit_string(si.failure_bits))
     return der.sequence(*parts)
 
 
@@ -447,18 +445,43 @@ def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
     return ca_pubs, out
 
 
-def read_rev_rep(body) -> list[StatusInfo]:
-    return [StatusInfo.from_asn1(s) for s in body["status"]]
+def read_rev_rep(body: bytes) -> list[StatusInfo]:
+    """The statuses of RevRepContent DER: SEQUENCE { status SEQUENCE OF PKIStatusInfo,
+    revCerts [0] SEQUENCE OF CertId OPTIONAL, crls [1] SEQUENCE OF CertificateList OPTIONAL }."""
+    fields = der.parts(body, 0x30, "RevRepContent")
+    tags = [f[0] for f in fields[1:]]
+    if not fields or tags not in ([], [0xA0], [0xA1], [0xA0, 0xA1]):
+        raise DecodeError("malformed RevRepContent")
+    for f in fields[1:]:
+        der.parts(_single(f, "RevRepContent revCerts or crls"), 0x30, "RevRepContent revCerts or crls")
+    return [StatusInfo.from_der(si) for si in der.parts(fields[0], 0x30, "RevRepContent status")]
 
 
-def read_error(body) -> tuple[StatusInfo, Optional[int], list[str]]:
-    code = int(body["errorCode"]) if body["errorCode"].isValue else None
-    details = [str(t) for t in body["errorDetails"]] if body["errorDetails"].isValue else []
-    return StatusInfo.from_asn1(body["pKIStatusInfo"]), code, details
+def read_error(body: bytes) -> tuple[StatusInfo, Optional[int], list[str]]:
+    """(status, errorCode or None, errorDetails) of ErrorMsgContent DER: SEQUENCE { pKIStatusInfo,
+    errorCode INTEGER OPTIONAL, errorDetails PKIFreeText OPTIONAL }."""
+    fields = der.parts(body, 0x30, "ErrorMsgContent")
+    if not fields:
+        raise DecodeError("malformed ErrorMsgContent: no pKIStatusInfo")
+    si, rest, code, details = StatusInfo.from_der(fields[0]), fields[1:], None, []
+    if rest and rest[0][0] == 0x02:
+        code = der.read_integer(rest.pop(0), "ErrorMsgContent errorCode")
+    if rest and rest[0][0] == 0x30:
+        details = read_free_text(rest.pop(0), "malformed ErrorMsgContent errorDetails")
+    if rest:
+        raise DecodeError("malformed ErrorMsgContent: unexpected component")
+    return si, code, details
 
 
-def read_itavs(body) -> list[tuple[str, Optional[bytes]]]:
-    return [(str(i["infoType"]), bytes(i["infoValue"]) if i["infoValue"].isValue else None) for i in body]
+def read_itavs(body: bytes) -> list[tuple[str, Optional[bytes]]]:
+    """(infoType OID, infoValue DER or None) of GenMsgContent/GenRepContent DER (SEQUENCE OF InfoTypeAndValue)."""
+    out = []
+    for itav in der.parts(body, 0x30, "InfoTypeAndValues"):
+        fields = der.parts(itav, 0x30, "InfoTypeAndValue")
+        if len(fields) not in (1, 2):
+            raise DecodeError("malformed InfoTypeAndValue")
+        out.append((der.read_oid(fields[0]), fields[1] if len(fields) == 2 else None))
+    return out
 
 
 def read_cert_conf(body: bytes) -> list[tuple[bytes, int, Optional[StatusInfo], Optional[bytes]]]:
@@ -480,13 +503,29 @@ def read_cert_conf(body: bytes) -> list[tuple[bytes, int, Optional[StatusInfo], 
     return out
 
 
-def read_poll_rep(body) -> list[tuple[int, int, list[str]]]:
-    return [(int(p["certReqId"]), int(p["checkAfter"]),
-             [str(t) for t in p["reason"]] if p["reason"].isValue else []) for p in body]
+def read_poll_rep(body: bytes) -> list[tuple[int, int, list[str]]]:
+    """(certReqId, checkAfter, reason texts) of PollRepContent DER:
+    SEQUENCE OF SEQUENCE { certReqId INTEGER, checkAfter INTEGER, reason PKIFreeText OPTIONAL }."""
+    out = []
+    for rep in der.parts(body, 0x30, "PollRepContent"):
+        fields = der.parts(rep, 0x30, "PollRep")
+        if len(fields) not in (2, 3) or (len(fields) == 3 and fields[2][0] != 0x30):
+            raise DecodeError("malformed PollRep")
+        reasons = read_free_text(fields[2], "malformed PollRep reason") if len(fields) == 3 else []
+        out.append((der.read_integer(fields[0], "PollRep certReqId"),
+                    der.read_integer(fields[1], "PollRep checkAfter"), reasons))
+    return out
 
 
-def read_poll_req(body) -> list[int]:
-    return [int(p["certReqId"]) for p in body]
+def read_poll_req(body: bytes) -> list[int]:
+    """The certReqIds of PollReqContent DER: SEQUENCE OF SEQUENCE { certReqId INTEGER }."""
+    out = []
+    for req in der.parts(body, 0x30, "PollReqContent"):
+        fields = der.parts(req, 0x30, "PollReq")
+        if len(fields) != 1:
+            raise DecodeError("malformed PollReq")
+        out.append(der.read_integer(fields[0], "PollReq certReqId"))
+    return out
 
 
 def read_rev_details(body: bytes) -> list[tuple[Template, Optional[int]]]:
@@ -503,3 +542,38 @@ def read_rev_details(body: bytes) -> list[tuple[Template, Optional[int]]]:
                     reason = v[-1] if len(v) == 3 and v[0] == 0x0A else None
         out.append((read_template(fields[0]), reason))
     return out
+
+
+def _read_csr(body: bytes) -> bytes:
+    """A p10cr's content: the PKCS#10 request itself (checked to parse, signature not verified)."""
+    from cryptography import x509
+    try:
+        x509.load_der_x509_csr(body)
+    except ValueError as exc:
+        raise DecodeError(f"malformed PKCS#10 request in p10cr: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return body
+
+
+def _read_null(body: bytes) -> None:
+    if body != b"\x05\x00":
+        raise DecodeError("malformed PKIConfirmContent: NULL expected")
+    return None
+
+
+#: body type -> the reader of its content
+READERS = {
+    "ir": read_cert_requests, "cr": read_cert_requests, "kur": read_cert_requests, "p10cr": _read_csr,
+    "ip": read_cert_rep, "cp": read_cert_rep, "kup": read_cert_rep, "rr": read_rev_details, "rp": read_rev_rep,
+    "genm": read_itavs, "genp": read_itavs, "error": read_error, "certConf": read_cert_conf,
+    "pollReq": read_poll_req, "pollRep": read_poll_rep, "pkiconf": _read_null,
+}
+
+
+def read_body(msg) -> object:
+    """The content of ``msg``'s body, read by the reader of its type; the bodies cmpkit does not
+    use (popdecc, ckuann, nested ...) come back as their DER, bounds-checked."""
+    reader = READERS.get(msg.body_type)
+    if reader is None:
+        der.check_bounds(msg.body_content, f"{msg.body_type} body")
+        return msg.body_content
+    return reader(msg.body_content)

@@ -219,7 +219,7 @@ class ClientMachine:
     def _on_poll_rep(self, rsp: PKIMessage) -> Step:
         if rsp.body_type == self._rep_type:
             return self._on_cert_rep(rsp)
-        entries = bodies.read_poll_rep(rsp.body)
+        entries = bodies.read_poll_rep(rsp.body_content)
         if not entries:
             raise TransactionError("empty POLLREP")
         return self._wait_for_poll(max(0, entries[0][1]))
@@ -258,7 +258,7 @@ class ClientMachine:
         return self._done(self._result)
 
     def _on_rp(self, rsp: PKIMessage) -> Step:
-        statuses = bodies.read_rev_rep(rsp.body)
+        statuses = bodies.read_rev_rep(rsp.body_content)
         if not statuses:
             raise TransactionError("RP contains no status")
         si = statuses[0]
@@ -267,7 +267,7 @@ class ClientMachine:
         return self._done(Result(status=si))
 
     def _on_genp(self, rsp: PKIMessage) -> Step:
-        return self._done(Result(itavs=bodies.read_itavs(rsp.body)))
+        return self._done(Result(itavs=bodies.read_itavs(rsp.body_content)))
 
     def _done(self, result: Result) -> Done:
         result.extra_certs = self.extra_certs_in
@@ -347,7 +347,7 @@ class ClientMachine:
             _, responses = bodies.read_cert_rep(rsp.body_content)
             return any(r.status.status == STATUS_REJECTION for r in responses)
         if bt == "rp":
-            return any(si.status == STATUS_REJECTION for si in bodies.read_rev_rep(rsp.body))
+            return any(si.status == STATUS_REJECTION for si in bodies.read_rev_rep(rsp.body_content))
         # openssl's unprotected_exception() accepts a PKIConf as well (the man page's
         # "negative PKIConf messages": the client cannot tell a positive one apart)
         return bt == "pkiconf"
@@ -380,7 +380,7 @@ class ClientMachine:
         if rsp.extra_certs:
             self.extra_certs_in = rsp.extra_certs
         if rsp.body_type == "error":
-            si, code, details = bodies.read_error(rsp.body)
+            si, code, details = bodies.read_error(rsp.body_content)
             extra = (f"; errorCode: {code}" if code is not None else "") + \
                 (f"; errorDetails: {'; '.join(details)}" if details else "")
             raise TransactionError(f"received error message: {si.describe()}{extra}")

@@ -182,6 +182,18 @@ def check_bounds(data: bytes, what: str) -> None:
         raise DecodeError(f"malformed {what}: {exc}") from None
 
 
+def bit_string(bits) -> bytes:
+    """DER BIT STRING with the given bit numbers set (bit 0 first; named-bit form: no trailing zeros)."""
+    bits = sorted(set(bits))
+    if not bits:
+        return b"\x03\x01\x00"
+    size = bits[-1] + 1
+    body = bytearray((size + 7) // 8)
+    for i in bits:
+        body[i // 8] |= 0x80 >> (i % 8)
+    return tlv(0x03, bytes([len(body) * 8 - size]) + bytes(body))
+
+
 def read_bits(item: bytes) -> list[int]:
     """The numbers of the bits set in the single DER BIT STRING ``item`` (bit 0 is the first)."""
     tag, start, end = read_tlv(item)

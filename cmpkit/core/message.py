@@ -7,14 +7,9 @@ import os
 import re
 from typing import Iterable, Optional
 
-from pyasn1.codec.der import decoder as _decoder
-from pyasn1.codec.der import encoder as _encoder
-from pyasn1.error import PyAsn1Error
-from pyasn1.type import char, univ, useful
-
 from ..errors import CmpError, DecodeError, ProtectionError
 from .memo import MAX_CACHED_CERT, memo
-from . import algs, asn1, der, protection
+from . import algs, der, protection
 
 PVNO_CMP2000 = 2
 PVNO_CMP2021 = 3
@@ -31,32 +26,16 @@ FAILURE_NAMES = (
     "badCertTemplate", "signerNotTrusted", "transactionIdInUse", "unsupportedVersion",
     "notAuthorized", "systemUnavail", "systemFailure", "duplicateCertReq",
 )
+# The PKIBody CHOICE (RFC 9810 5.1.2): tag number -> body name.
+BODY_NAMES = {
+    0: "ir", 1: "ip", 2: "cr", 3: "cp", 4: "p10cr", 5: "popdecc", 6: "popdecr", 7: "kur", 8: "kup",
+    9: "krr", 10: "krp", 11: "rr", 12: "rp", 13: "ccr", 14: "ccp", 15: "ckuann", 16: "cann", 17: "rann",
+    18: "crlann", 19: "pkiconf", 20: "nested", 21: "genm", 22: "genp", 23: "error", 24: "certConf",
+    25: "pollReq", 26: "pollRep",
+}
+BODY_TAG = {name: n for n, name in BODY_NAMES.items()}
 STATUS_NAMES = ("accepted", "grantedWithMods", "rejection", "waiting", "revocationWarning",
                 "revocationNotification", "keyUpdateWarning")
-
-
-def _decode(data: bytes, spec):
-    der.check_bounds(data, type(spec).__name__)
-    try:
-        value, rest = _decoder.decode(data, asn1Spec=spec)
-    except DecodeError:
-        raise
-    except (PyAsn1Error, ValueError, TypeError, IndexError, KeyError, AttributeError,
-            OverflowError, UnicodeError, RecursionError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise DecodeError(f"malformed {type(spec).__name__}: {reason}") from None
-    if rest:
-        raise DecodeError(f"malformed {type(spec).__name__}: {len(rest)} trailing bytes")
-    return value
-
-
-def decode(data: bytes, spec):
-    """Decode DER ``data`` with a schema from :mod:`cmpkit.core.asn1`; DecodeError on any problem."""
-    if not isinstance(data, (bytes, bytearray)):
-        raise DecodeError(f"expected bytes, got {type(data).__name__}")
-    if not data:
-        raise DecodeError(f"malformed {type(spec).__name__}: no data")
-    return _decode(bytes(data), spec)
 
 
 def _check_certificates(certs: list, what: str) -> None:
@@ -69,10 +48,6 @@ def _check_certificates(certs: list, what: str) -> None:
         except (ValueError, x509.InvalidVersion) as exc:
             reason = (str(exc).splitlines() or ["not a certificate"])[0][:120]
             raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}") from None
-
-
-def encode(value) -> bytes:
-    return _encoder.encode(value)
 
 
 # ---------------------------------------------------------------- status info
@@ -88,14 +63,6 @@ class StatusInfo:
         self.failure_bits = sorted(set(failure_bits))
 
     @classmethod
-    def from_asn1(cls, si) -> "StatusInfo":
-        texts = [str(t) for t in si["statusString"]] if si["statusString"].isValue else []
-        bits = []
-        if si["failInfo"].isValue:
-            bits = [i for i, b in enumerate(si["failInfo"]) if b]
-        return cls(int(si["status"]), texts, bits)
-
-    @classmethod
     def from_der(cls, item: bytes) -> "StatusInfo":
         """PKIStatusInfo ::= SEQUENCE { status, statusString PKIFreeText OPTIONAL, failInfo BIT STRING OPTIONAL }."""
         parts = der.children(item) if item[:1] == b"\x30" else []
@@ -103,25 +70,12 @@ class StatusInfo:
             raise DecodeError("malformed PKIStatusInfo")
         status, rest, texts, bits = der.read_integer(parts[0], "PKIStatus"), parts[1:], [], []
         if rest and rest[0][0] == 0x30:
-            texts = _read_free_text(rest.pop(0), "malformed PKIStatusInfo statusString")
+            texts = read_free_text(rest.pop(0), "malformed PKIStatusInfo statusString")
         if rest and rest[0][0] == 0x03:
             bits = der.read_bits(rest.pop(0))
         if rest:
             raise DecodeError("malformed PKIStatusInfo: unexpected component")
         return cls(status, texts, bits)
-
-    def to_asn1(self, spec=None):
-        si = spec if spec is not None else asn1.PKIStatusInfo()
-        si["status"] = self.status
-        if self.texts:
-            ft = si["statusString"]
-            for i, t in enumerate(self.texts):
-                ft[i] = t
-        if self.failure_bits:
-            nbits = max(self.failure_bits) + 1
-            si["failInfo"] = univ.BitString(
-                binValue="".join("1" if i in self.failure_bits else "0" for i in range(nbits)))
-        return si
 
     @property
     def status_name(self) -> str:
@@ -248,7 +202,7 @@ class Header:
                 raise DecodeError(f"{what}: an OCTET STRING expected")
             setattr(self, name, der.content(value))
         elif name == "freeText":
-            self.freeText = _read_free_text(value, what)
+            self.freeText = read_free_text(value, what)
         else:
             if value[0] != 0x30:
                 raise DecodeError(f"{what}: a SEQUENCE OF InfoTypeAndValue expected")
@@ -281,7 +235,7 @@ def free_text_der(texts: Iterable[str]) -> bytes:
     return der.sequence(*(der.tlv(0x0C, t.encode("utf-8")) for t in texts))
 
 
-def _read_free_text(value: bytes, what: str) -> list[str]:
+def read_free_text(value: bytes, what: str) -> list[str]:
     strings = der.children(value) if value[0] == 0x30 else []
     if not strings or any(t[0] != 0x0C for t in strings):
         raise DecodeError(f"{what}: a non-empty SEQUENCE OF UTF8String expected")
@@ -294,18 +248,19 @@ def _read_free_text(value: bytes, what: str) -> list[str]:
 # ---------------------------------------------------------------- the message
 
 class PKIMessage:
-    """One CMP message: its header (a small pyasn1 value) and its other parts as DER.
+    """One CMP message: its header (read into plain fields) and its other parts as DER.
 
-    The body, the protection bits and the extraCerts stay bytes; the body is decoded with its
-    schema only when :attr:`body` is read, so a message that is relayed, protected or checked
-    never pays for a full schema walk. Decoded messages keep the exact bytes they came from.
+    The body, the protection bits and the extraCerts stay bytes; the body's content is read by
+    the reader of its type in :mod:`cmpkit.core.bodies` when someone needs it, so a message
+    that is relayed, protected or checked never pays for reading it. Decoded messages keep the
+    exact bytes they came from.
 
     ``PKIMessage.from_der(data)`` raises :class:`cmpkit.DecodeError` for anything that is not
-    a well-formed message (a malformed body when :attr:`body` is read); ``to_der()`` gives back
+    a well-formed message (a malformed body when its reader reads it); ``to_der()`` gives back
     the same bytes for DER input.
     """
 
-    __slots__ = ("_hdr", "_hdr_der", "_body_tlv", "_body", "_prot", "_extra", "_der")
+    __slots__ = ("_hdr", "_hdr_der", "_body_tlv", "_prot", "_extra", "_der")
 
     def __init__(self, header, body_tlv: bytes, protection: Optional[bytes] = None,
                  extra_certs: Iterable[bytes] = (), header_der: Optional[bytes] = None,
@@ -313,7 +268,6 @@ class PKIMessage:
         self._hdr = header
         self._hdr_der = header_der
         self._body_tlv = body_tlv
-        self._body = None
         self._prot = protection
         self._extra = list(extra_certs)
         self._der = der_bytes
@@ -338,7 +292,7 @@ class PKIMessage:
         if header.pvno not in (1, 2, 3):
             raise DecodeError(f"unsupported pvno {header.pvno}")
         body_tlv = items[1]
-        if body_tlv[0] & 0xE0 != 0xA0 or body_tlv[0] & 0x1F not in asn1.BODY_TYPES:
+        if body_tlv[0] & 0xE0 != 0xA0 or body_tlv[0] & 0x1F not in BODY_NAMES:
             raise DecodeError(f"malformed PKIBody: unknown body tag 0x{body_tlv[0]:02x}")
         if len(der.children(body_tlv)) != 1:
             raise DecodeError("malformed PKIBody: the tagged body must hold exactly one value")
@@ -447,14 +401,7 @@ class PKIMessage:
     # -- body
     @property
     def body_type(self) -> str:
-        return asn1.BODY_TYPES[self._body_tlv[0] & 0x1F][0]
-
-    @property
-    def body(self):
-        """The pyasn1 value of the body (its type depends on body_type), decoded on first use."""
-        if self._body is None:
-            self._body = decode(self._body_tlv, asn1.PKIBody()).getComponent()
-        return self._body
+        return BODY_NAMES[self._body_tlv[0] & 0x1F]
 
     @property
     def body_content(self) -> bytes:
@@ -572,11 +519,11 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
                 general_info: Iterable[tuple[str, Optional[bytes]]] = (),
                 message_time: "Optional[datetime.datetime | float]" = None,
                 body=None, extra_certs: Iterable[bytes] = ()) -> PKIMessage:
-    """Build an unprotected message. ``body`` is the body's content as DER or as a pyasn1 value
-    of the body's schema (None for pkiconf); fresh random transactionID and senderNonce
+    """Build an unprotected message. ``body`` is the body's content as DER (built with
+    :mod:`cmpkit.core.bodies`; None for pkiconf); fresh random transactionID and senderNonce
     (16 bytes) unless given. ``message_time`` (a datetime or POSIX seconds; the caller's
     clock, the core reads none) becomes messageTime; None leaves it out."""
-    if body_type not in asn1.BODY_TAG:
+    if body_type not in BODY_TAG:
         raise ValueError(f"unknown body type {body_type!r}")
     h = Header(pvno, bytes(sender), bytes(recipient))
     if message_time is not None:
@@ -590,16 +537,10 @@ def new_message(body_type: str, *, sender: bytes = NULL_DN_GENERAL_NAME,
     return PKIMessage(h, body_tlv(body_type, body), extra_certs=extra_certs)
 
 
-def body_tlv(body_type: str, body=None) -> bytes:
-    """The PKIBody item for ``body`` (DER of the body's content, a pyasn1 value of its schema,
-    or None for pkiconf): the explicit tag [n] around the content's encoding."""
-    if body is None:
-        inner = b"\x05\x00"  # NULL
-    elif isinstance(body, (bytes, bytearray)):
-        inner = bytes(body)
-    else:
-        inner = encode(body)
-    return der.tlv(0xA0 | asn1.BODY_TAG[body_type], inner)
+def body_tlv(body_type: str, body: Optional[bytes] = None) -> bytes:
+    """The PKIBody item for ``body`` (DER of the body's content, or None for pkiconf): the
+    explicit tag [n] around the content."""
+    return der.tlv(0xA0 | BODY_TAG[body_type], b"\x05\x00" if body is None else bytes(body))
 
 
 @memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
@@ -635,11 +576,3 @@ def _time_text(dt: datetime.datetime) -> bytes:
     if dt.tzinfo is not None:
         dt = dt.astimezone(datetime.timezone.utc)
     return dt.strftime("%Y%m%d%H%M%SZ").encode()
-
-
-def utf8(text: str):
-    return char.UTF8String(text)
-
-
-def generalized_time(dt: datetime.datetime):
-    return useful.GeneralizedTime(dt.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ"))

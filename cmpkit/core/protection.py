@@ -104,13 +104,11 @@ def pbm_algorithm(owf: str = DEFAULT_PBM_OWF, iterations: int = DEFAULT_PBM_ITER
         raise ConfigError(f"digest algorithm not supported as PBM one-way function: '{owf}' (-digest)")
     algs.hash_object(owf_name)  # fails early when cryptography lacks it
     mac_name = algs.mac_name(mac)
-    s = algs.schemas()
-    p = s.PBMParameter()
-    p["salt"] = _random_salt(salt)
-    algs.fill_algorithm_identifier(p["owf"], algs.HASH_OIDS[owf_name])
-    p["iterationCount"] = _check_iterations(iterations, MIN_PBM_ITERATIONS, "PBM")
-    algs.fill_algorithm_identifier(p["mac"], algs.HMAC_ALGS[mac_name][0])
-    return algs.encode_algorithm_identifier(algs.PBM_OID, algs.encode_der(p))
+    params = der.sequence(der.tlv(0x04, _random_salt(salt)),           # PBMParameter (RFC 4211 4.4)
+                          algs.encode_algorithm_identifier(algs.HASH_OIDS[owf_name]),
+                          der.integer(_check_iterations(iterations, MIN_PBM_ITERATIONS, "PBM")),
+                          algs.encode_algorithm_identifier(algs.HMAC_ALGS[mac_name][0]))
+    return algs.encode_algorithm_identifier(algs.PBM_OID, params)
 
 
 def pbmac1_algorithm(prf: str = DEFAULT_PBMAC1_PRF, mac: str = DEFAULT_PBMAC1_MAC,

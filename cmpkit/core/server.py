@@ -441,13 +441,13 @@ class CmpServer:
                              unprotected=s.send_unprot_err and si.status == REJECTION)
 
     def _genm(self, req: PKIMessage) -> PKIMessage:
-        itavs = bodies.read_itavs(req.body)
+        itavs = bodies.read_itavs(req.body_content)
         if len(itavs) > 1 or self.s.send_error:
             raise Failure("error processing message")
         return self._message("genp", bodies.genm_der(itavs))
 
     def _error(self, req: PKIMessage) -> PKIMessage:
-        si, code, details = bodies.read_error(req.body)
+        si, code, details = bodies.read_error(req.body_content)
         log.info("mock server received error: pkiStatusInfo: %s; errorCode: %s; errorDetails: %s",
                  si.describe(), "absent" if code is None else code,
                  ", ".join(f'"{d}"' for d in details) if details else "absent")
@@ -477,7 +477,7 @@ class CmpServer:
 
     def _poll_req_checks(self, req: PKIMessage) -> int:
         """process_pollReq() of cmp_server.c and the mock's -send_error: the certReqId polled for."""
-        ids = bodies.read_poll_req(req.body)
+        ids = bodies.read_poll_req(req.body_content)
         if len(ids) != 1:
             raise Failure("multiple requests not supported")
         if ids[0] != self.current.cert_req_id:

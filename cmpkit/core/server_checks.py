@@ -213,7 +213,7 @@ def verify_popo(req: PKIMessage, crm, accept_raverified: bool) -> None:
 
         from cmpkit.core import protection
         try:
-            csr = x509.load_der_x509_csr(der.content(bodies.encode(req.body)))
+            csr = x509.load_der_x509_csr(req.body_content)
             ok, kind = csr.is_signature_valid, protection.key_type(csr.public_key())
         except UnsupportedAlgorithm:  # a key type (ML-DSA, say) this server cannot verify
             raise PopoFailure("unsupported algorithm", BAD_ALG) from None

@@ -1,4 +1,9 @@
-"""The small pyasn1 schema of CMP (RFC 9810) and CRMF (RFC 4211): certificates, names and keys stay opaque DER.
+"""A pyasn1 schema of CMP (RFC 9810) and CRMF (RFC 4211), the tests' second opinion on cmpkit's DER readers.
+
+cmpkit itself reads and writes these structures with its own DER readers and builders
+(cmpkit.core.bodies, cmpkit.core.message): this independent schema, with the readers of
+tests/schema_readers.py, is the oracle they are checked against. It was cmpkit's own schema
+before the one message model; certificates and names stay opaque DER.
 
 Only what cmpkit reads or writes field by field is spelled out. Certificates, CRLs,
 Names, GeneralNames, SubjectPublicKeyInfo contents, PKCS#10 requests and ITAV values are
@@ -338,3 +343,32 @@ class PKIBody(univ.Choice):
     componentType = namedtype.NamedTypes(*(
         namedtype.NamedType(name, _exp(schema(), n)) for n, (name, schema) in sorted(BODY_TYPES.items())
     ))
+
+
+def decode(data: bytes, spec):
+    """Decode DER ``data`` as exactly one ``spec`` value; DecodeError on any problem."""
+    from pyasn1.codec.der import decoder
+    from pyasn1.error import PyAsn1Error
+
+    from cmpkit.errors import DecodeError
+    try:
+        value, rest = decoder.decode(bytes(data), asn1Spec=spec)
+    except (PyAsn1Error, ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
+            UnicodeError, RecursionError) as exc:
+        raise DecodeError(f"malformed {type(spec).__name__}: {exc}") from None
+    if rest:
+        raise DecodeError(f"malformed {type(spec).__name__}: {len(rest)} trailing bytes")
+    return value
+
+
+def encode(value) -> bytes:
+    from pyasn1.codec.der import encoder
+    return encoder.encode(value)
+
+
+def status_info(si):
+    """A StatusInfo of a decoded PKIStatusInfo."""
+    from cmpkit.core.message import StatusInfo
+    texts = [str(t) for t in si["statusString"]] if si["statusString"].isValue else []
+    bits = [i for i, b in enumerate(si["failInfo"]) if b] if si["failInfo"].isValue else []
+    return StatusInfo(int(si["status"]), texts, bits)
