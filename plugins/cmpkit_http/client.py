@@ -294,7 +294,7 @@ def _cmp_error_text(body: bytes) -> Optional[str]:
         msg = PKIMessage.from_der(body)
         if msg.body_type != "error":
             return None
-        si, code, details = bodies.read_error(msg.body)
+        si, code, details = bodies.read_error(msg.body_content)
     except Exception:  # noqa: BLE001 - any undecodable body is just "not a CMP error"
         return None
     text = si.describe()
