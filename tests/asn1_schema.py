@@ -345,6 +345,63 @@ class PKIBody(univ.Choice):
     ))
 
 
+
+# ---- the parameter structures of protection (RFC 4211 4.4, RFC 8018 A.2/A.5, RFC 4055 3.1)
+
+class PBMParameter(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("salt", univ.OctetString()),
+        namedtype.NamedType("owf", AlgorithmIdentifier()),
+        namedtype.NamedType("iterationCount", univ.Integer()),
+        namedtype.NamedType("mac", AlgorithmIdentifier()),
+    )
+
+
+class PBKDF2Salt(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("specified", univ.OctetString()),
+        namedtype.NamedType("otherSource", AlgorithmIdentifier()),
+    )
+
+
+class PBKDF2Params(univ.Sequence):  # prf DEFAULT hmacWithSHA1
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("salt", PBKDF2Salt()),
+        namedtype.NamedType("iterationCount", univ.Integer()),
+        namedtype.OptionalNamedType("keyLength", univ.Integer()),
+        namedtype.OptionalNamedType("prf", AlgorithmIdentifier()),
+    )
+
+
+class PBMAC1Params(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("keyDerivationFunc", AlgorithmIdentifier()),
+        namedtype.NamedType("messageAuthScheme", AlgorithmIdentifier()),
+    )
+
+
+class RSASSAPSSParams(univ.Sequence):  # all DEFAULTs modelled as OPTIONAL
+    componentType = namedtype.NamedTypes(
+        namedtype.OptionalNamedType("hashAlgorithm", _exp(AlgorithmIdentifier(), 0)),
+        namedtype.OptionalNamedType("maskGenAlgorithm", _exp(AlgorithmIdentifier(), 1)),
+        namedtype.OptionalNamedType("saltLength", _exp(univ.Integer(), 2)),
+        namedtype.OptionalNamedType("trailerField", _exp(univ.Integer(), 3)),
+    )
+
+
+def fill_algorithm_identifier(target, oid: str, params=None):
+    """Set the components of an AlgorithmIdentifier value ``target`` (possibly tagged); returns it."""
+    target["algorithm"] = univ.ObjectIdentifier(oid)
+    if params is not None:
+        target["parameters"] = univ.Any(params)
+    return target
+
+
+def split_algorithm_identifier(alg):
+    """(dotted OID, parameters DER or None) of a decoded AlgorithmIdentifier."""
+    params = alg["parameters"]
+    return str(alg["algorithm"]), (bytes(params) if params.isValue else None)
+
 def decode(data: bytes, spec):
     """Decode DER ``data`` as exactly one ``spec`` value; DecodeError on any problem."""
     from pyasn1.codec.der import decoder

@@ -181,3 +181,13 @@ def test_the_io_check_finds_io(tmp_path):
                      "os.path.exists('f')\nimport datetime\ndatetime.datetime.now()\n")
     assert set(io_in(probe)) == {"import time", "os.environ", "open()", "os.path", "datetime.datetime.now",
                                  "from sys import stdin"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_asn1_library_at_run_time(name):
+    """Messages are read and written by cmpkit's own DER readers and builders; pyasn1 serves only
+    the tests, as a second opinion (tests/asn1_schema.py)."""
+    tree = ast.parse(MODULES[name].read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | \
+        {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert not {m for m in imported if m.split(".")[0] in ("pyasn1", "pyasn1_modules", "asn1crypto")}

@@ -17,9 +17,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
+
 from cmpkit.core import algs, der, protection
 from cmpkit.core.keys import SoftwareKey
 from cmpkit.errors import ConfigError, DecodeError, ProtectionError
+
+from . import asn1_schema as schema
 
 VECTORS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "vectors" / "lightweightcmpra"
 needs_vectors = pytest.mark.skipif(not VECTORS.is_dir(), reason="../shared/vectors is absent")
@@ -85,26 +88,25 @@ def keys():
 def pbm_alg_der(salt=b"0123456789abcdef", owf_oid=algs.HASH_OIDS["sha256"], iterations=500,
                 mac_oid=algs.HMAC_ALGS["hmac-sha1"][0]):
     """A PBM AlgorithmIdentifier built field by field (bypassing pbm_algorithm's own checks)."""
-    p = algs.schemas().PBMParameter()
+    p = schema.PBMParameter()
     p["salt"] = salt
-    algs.fill_algorithm_identifier(p["owf"], owf_oid)
+    schema.fill_algorithm_identifier(p["owf"], owf_oid)
     p["iterationCount"] = iterations
-    algs.fill_algorithm_identifier(p["mac"], mac_oid)
-    return algs.encode_algorithm_identifier(algs.PBM_OID, algs.encode_der(p))
+    schema.fill_algorithm_identifier(p["mac"], mac_oid)
+    return algs.encode_algorithm_identifier(algs.PBM_OID, schema.encode(p))
 
 
 def with_pbkdf2(alg_der, **changes):
     """A PBMAC1 AlgorithmIdentifier with some PBKDF2-params fields changed."""
-    s = algs.schemas()
     oid, params = algs.decode_algorithm_identifier(alg_der)
-    p = algs.decode_der(params, s.PBMAC1Params(), "PBMAC1")
-    _kdf_oid, kdf_params = algs.split_algorithm_identifier(p["keyDerivationFunc"])
-    kdf = algs.decode_der(kdf_params, s.PBKDF2Params(), "PBKDF2")
+    p = schema.decode(params, schema.PBMAC1Params())
+    _kdf_oid, kdf_params = schema.split_algorithm_identifier(p["keyDerivationFunc"])
+    kdf = schema.decode(kdf_params, schema.PBKDF2Params())
     for field, value in changes.items():
         kdf[field] = value
     from pyasn1.type import univ
-    p["keyDerivationFunc"]["parameters"] = univ.Any(algs.encode_der(kdf))
-    return algs.encode_algorithm_identifier(oid, algs.encode_der(p))
+    p["keyDerivationFunc"]["parameters"] = univ.Any(schema.encode(kdf))
+    return algs.encode_algorithm_identifier(oid, schema.encode(p))
 
 
 def reference_pbm(secret, salt, owf, iterations, mac_hash, data):
@@ -157,11 +159,8 @@ def test_algorithm_identifier_round_trip():
     from pyasn1.type import univ
     for oid, params in [("1.2.840.113549.1.1.10", der.sequence(der.tlv(0xA0, der.sequence(der.oid("2.16.840.1.101.3.4.2.1"))))),
                         ("1.3.101.112", None), (algs.PBM_OID, der.sequence(der.tlv(0x04, b"s" * 16)))]:
-        alg = algs.schemas().AlgorithmIdentifier()
-        alg["algorithm"] = univ.ObjectIdentifier(oid)
-        if params is not None:
-            alg["parameters"] = univ.Any(params)
-        assert algs.encode_algorithm_identifier(oid, params) == algs.encode_der(alg)
+        alg = schema.fill_algorithm_identifier(schema.AlgorithmIdentifier(), oid, params)
+        assert algs.encode_algorithm_identifier(oid, params) == schema.encode(alg)
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x30", b"\x30\x00", b"\x04\x01x",
@@ -188,11 +187,11 @@ def test_pbm_algorithm_has_openssl_defaults():
     alg = protection.pbm_algorithm()
     oid, params = algs.decode_algorithm_identifier(alg)
     assert oid == "1.2.840.113533.7.66.13"
-    p = algs.decode_der(params, algs.schemas().PBMParameter(), "PBM")
+    p = schema.decode(params, schema.PBMParameter())
     assert len(p["salt"]) == 16
-    assert algs.split_algorithm_identifier(p["owf"]) == (algs.HASH_OIDS["sha256"], None)
+    assert schema.split_algorithm_identifier(p["owf"]) == (algs.HASH_OIDS["sha256"], None)
     assert int(p["iterationCount"]) == 500
-    assert algs.split_algorithm_identifier(p["mac"]) == ("1.3.6.1.5.5.8.1.2", None)
+    assert schema.split_algorithm_identifier(p["mac"]) == ("1.3.6.1.5.5.8.1.2", None)
     assert protection.pbm_algorithm() != alg  # fresh random salt
 
 
@@ -262,13 +261,13 @@ def test_pbmac1_defaults_and_stdlib_reference():
     alg = protection.pbmac1_algorithm(salt=salt, iterations=1000)
     oid, params = algs.decode_algorithm_identifier(alg)
     assert oid == "1.2.840.113549.1.5.14"
-    p = algs.decode_der(params, algs.schemas().PBMAC1Params(), "PBMAC1")
-    kdf_oid, kdf_params = algs.split_algorithm_identifier(p["keyDerivationFunc"])
+    p = schema.decode(params, schema.PBMAC1Params())
+    kdf_oid, kdf_params = schema.split_algorithm_identifier(p["keyDerivationFunc"])
     assert kdf_oid == "1.2.840.113549.1.5.12"
-    kdf = algs.decode_der(kdf_params, algs.schemas().PBKDF2Params(), "PBKDF2")
+    kdf = schema.decode(kdf_params, schema.PBKDF2Params())
     assert int(kdf["keyLength"]) == 32 and int(kdf["iterationCount"]) == 1000
-    assert algs.split_algorithm_identifier(kdf["prf"]) == ("1.2.840.113549.2.9", algs.NULL_DER)
-    assert algs.split_algorithm_identifier(p["messageAuthScheme"]) == ("1.2.840.113549.2.9", algs.NULL_DER)
+    assert schema.split_algorithm_identifier(kdf["prf"]) == ("1.2.840.113549.2.9", algs.NULL_DER)
+    assert schema.split_algorithm_identifier(p["messageAuthScheme"]) == ("1.2.840.113549.2.9", algs.NULL_DER)
     key = hashlib.pbkdf2_hmac("sha256", b"secret", salt, 1000, 32)
     expected = std_hmac.new(key, DATA, "sha256").digest()
     assert protection.mac_protect(alg, b"secret", DATA) == expected
@@ -286,14 +285,14 @@ def test_pbmac1_other_prf_and_mac():
 
 def test_pbmac1_without_optional_fields_uses_defaults():
     # no keyLength: the MAC's hash length; no prf: hmacWithSHA1 (RFC 8018 DEFAULT)
-    s = algs.schemas()
+    s = schema
     kdf = s.PBKDF2Params()
     kdf["salt"]["specified"] = b"saltsalt"
     kdf["iterationCount"] = 10
     p = s.PBMAC1Params()
-    algs.fill_algorithm_identifier(p["keyDerivationFunc"], algs.PBKDF2_OID, algs.encode_der(kdf))
-    algs.fill_algorithm_identifier(p["messageAuthScheme"], algs.HMAC_ALGS["hmacWithSHA256"][0])
-    alg = algs.encode_algorithm_identifier(algs.PBMAC1_OID, algs.encode_der(p))
+    schema.fill_algorithm_identifier(p["keyDerivationFunc"], algs.PBKDF2_OID, schema.encode(kdf))
+    schema.fill_algorithm_identifier(p["messageAuthScheme"], algs.HMAC_ALGS["hmacWithSHA256"][0])
+    alg = algs.encode_algorithm_identifier(algs.PBMAC1_OID, schema.encode(p))
     key = hashlib.pbkdf2_hmac("sha1", b"pw", b"saltsalt", 10, 32)
     assert protection.mac_protect(alg, b"pw", DATA) == std_hmac.new(key, DATA, "sha256").digest()
 
@@ -554,7 +553,7 @@ def test_openssl_pbm_messages_verify(openssl, kit, extra):
             protection.verify_mac(alg, b"tesT", pp, prot)
     # our encoding of the same parameters is byte-identical to openssl's
     alg = split_message((kit / "ir.der").read_bytes())[0]
-    p = algs.decode_der(algs.decode_algorithm_identifier(alg)[1], algs.schemas().PBMParameter(), "PBM")
+    p = schema.decode(algs.decode_algorithm_identifier(alg)[1], schema.PBMParameter())
     owf = extra[1] if extra else "sha256"
     mac = extra[3] if extra else "hmac-sha1"
     assert protection.pbm_algorithm(owf=owf, mac=mac, salt=p["salt"].asOctets()) == alg

@@ -177,85 +177,7 @@ def oid_name(oid: str) -> str:
     return oid
 
 
-# ---------------------------------------------------------------- ASN.1 (pyasn1, built on first use)
-
-
-@functools.lru_cache(maxsize=None)
-def schemas():
-    """The few pyasn1 types protection needs: AlgorithmIdentifier and the parameter structures."""
-    from types import SimpleNamespace
-
-    from pyasn1.type import namedtype, tag, univ
-
-    class AlgorithmIdentifier(univ.Sequence):
-        componentType = namedtype.NamedTypes(
-            namedtype.NamedType("algorithm", univ.ObjectIdentifier()),
-            namedtype.OptionalNamedType("parameters", univ.Any()),
-        )
-
-    class PBMParameter(univ.Sequence):  # RFC 4211 4.4
-        componentType = namedtype.NamedTypes(
-            namedtype.NamedType("salt", univ.OctetString()),
-            namedtype.NamedType("owf", AlgorithmIdentifier()),
-            namedtype.NamedType("iterationCount", univ.Integer()),
-            namedtype.NamedType("mac", AlgorithmIdentifier()),
-        )
-
-    class PBKDF2Salt(univ.Choice):
-        componentType = namedtype.NamedTypes(
-            namedtype.NamedType("specified", univ.OctetString()),
-            namedtype.NamedType("otherSource", AlgorithmIdentifier()),
-        )
-
-    class PBKDF2Params(univ.Sequence):  # RFC 8018 A.2; prf DEFAULT hmacWithSHA1
-        componentType = namedtype.NamedTypes(
-            namedtype.NamedType("salt", PBKDF2Salt()),
-            namedtype.NamedType("iterationCount", univ.Integer()),
-            namedtype.OptionalNamedType("keyLength", univ.Integer()),
-            namedtype.OptionalNamedType("prf", AlgorithmIdentifier()),
-        )
-
-    class PBMAC1Params(univ.Sequence):  # RFC 8018 A.5
-        componentType = namedtype.NamedTypes(
-            namedtype.NamedType("keyDerivationFunc", AlgorithmIdentifier()),
-            namedtype.NamedType("messageAuthScheme", AlgorithmIdentifier()),
-        )
-
-    def explicit(t, n):
-        return t.subtype(explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, n))
-
-    class RSASSAPSSParams(univ.Sequence):  # RFC 4055 3.1; all DEFAULTs modelled as OPTIONAL
-        componentType = namedtype.NamedTypes(
-            namedtype.OptionalNamedType("hashAlgorithm", explicit(AlgorithmIdentifier(), 0)),
-            namedtype.OptionalNamedType("maskGenAlgorithm", explicit(AlgorithmIdentifier(), 1)),
-            namedtype.OptionalNamedType("saltLength", explicit(univ.Integer(), 2)),
-            namedtype.OptionalNamedType("trailerField", explicit(univ.Integer(), 3)),
-        )
-
-    return SimpleNamespace(AlgorithmIdentifier=AlgorithmIdentifier, PBMParameter=PBMParameter,
-                           PBKDF2Params=PBKDF2Params, PBMAC1Params=PBMAC1Params,
-                           RSASSAPSSParams=RSASSAPSSParams)
-
-
-def decode_der(data: bytes, spec, what: str):
-    """Decode ``data`` as exactly one ``spec`` value; DecodeError naming ``what`` otherwise."""
-    from pyasn1.codec.der import decoder
-    from pyasn1.error import PyAsn1Error
-
-    from . import der
-    der.check_bounds(bytes(data), what)
-    try:
-        value, rest = decoder.decode(bytes(data), asn1Spec=spec)
-    except (PyAsn1Error, TypeError, ValueError) as exc:
-        raise DecodeError(f"malformed {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if rest:
-        raise DecodeError(f"malformed {what}: {len(rest)} trailing bytes")
-    return value
-
-
-def encode_der(value) -> bytes:
-    from pyasn1.codec.der import encoder
-    return encoder.encode(value)
+# ---------------------------------------------------------------- AlgorithmIdentifier, as DER
 
 
 def encode_algorithm_identifier(oid: str, params: bytes | None = None) -> bytes:
@@ -283,19 +205,3 @@ def _decode_algorithm_identifier(data: bytes) -> tuple[str, bytes | None]:
         return der.read_oid(fields[0]), (fields[1] if len(fields) == 2 else None)
     except DecodeError as exc:
         raise DecodeError(f"malformed AlgorithmIdentifier: {exc}") from None
-
-
-def split_algorithm_identifier(alg) -> tuple[str, bytes | None]:
-    """(dotted OID, parameters DER or None) of a decoded pyasn1 AlgorithmIdentifier."""
-    params = alg["parameters"]
-    return str(alg["algorithm"]), (bytes(params) if params.isValue else None)
-
-
-def fill_algorithm_identifier(target, oid: str, params: bytes | None = None):
-    """Set the components of a pyasn1 AlgorithmIdentifier ``target`` (possibly tagged); returns it."""
-    from pyasn1.type import univ
-
-    target["algorithm"] = univ.ObjectIdentifier(oid)
-    if params is not None:
-        target["parameters"] = univ.Any(params)
-    return target

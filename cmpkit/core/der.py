@@ -156,8 +156,9 @@ def check_bounds(data: bytes, what: str) -> None:
     than MAX_DEPTH, an OBJECT IDENTIFIER longer than MAX_OID_BYTES, an INTEGER longer than
     MAX_BIG_INTEGER_BYTES, an item past its parent's end.
 
-    One linear pass without recursion, run before untrusted DER goes to pyasn1 (whose decoding
-    of OIDs is quadratic in their length and which recurses once per level)."""
+    One linear pass without recursion, for DER that no reader of cmpkit's walks field by field
+    (bodies cmpkit does not use) and that a generic decoder might see later: such decoders
+    (pyasn1's, say) decode OIDs in quadratic time and recurse once per level."""
     try:
         _tag, _start, end = read_tlv(data)
         stack = [(0, end)]

@@ -127,18 +127,11 @@ def pbmac1_algorithm(prf: str = DEFAULT_PBMAC1_PRF, mac: str = DEFAULT_PBMAC1_MA
         raise ConfigError(f"PBKDF2 key length must be a positive number of octets, got {key_length}")
     if iterations * _blocks(key_length, algs.HMAC_ALGS[prf_name][1]) > MAX_PBKDF2_WORK:
         raise ConfigError(f"PBKDF2 key length {key_length} too large for {iterations} iterations")
-    s = algs.schemas()
-    kdf = s.PBKDF2Params()
-    kdf["salt"]["specified"] = _random_salt(salt)
-    kdf["iterationCount"] = iterations
-    kdf["keyLength"] = key_length
-    prf_oid, prf_params = algs.decode_algorithm_identifier(_hmac_alg_der(prf_name))
-    algs.fill_algorithm_identifier(kdf["prf"], prf_oid, prf_params)
-    p = s.PBMAC1Params()
-    algs.fill_algorithm_identifier(p["keyDerivationFunc"], algs.PBKDF2_OID, algs.encode_der(kdf))
-    mac_oid, mac_params = algs.decode_algorithm_identifier(_hmac_alg_der(mac_name))
-    algs.fill_algorithm_identifier(p["messageAuthScheme"], mac_oid, mac_params)
-    return algs.encode_algorithm_identifier(algs.PBMAC1_OID, algs.encode_der(p))
+    kdf = der.sequence(der.tlv(0x04, _random_salt(salt)), der.integer(iterations),   # PBKDF2-params
+                       der.integer(key_length), _hmac_alg_der(prf_name))
+    params = der.sequence(algs.encode_algorithm_identifier(algs.PBKDF2_OID, kdf),     # PBMAC1-params
+                          _hmac_alg_der(mac_name))
+    return algs.encode_algorithm_identifier(algs.PBMAC1_OID, params)
 
 
 def _blocks(key_length: int, hash_name: str) -> int:
@@ -146,11 +139,30 @@ def _blocks(key_length: int, hash_name: str) -> int:
     return -(-key_length // size)
 
 
-def _decode(data: bytes | None, spec, what: str):
+def _fields(data: bytes | None, what: str) -> list:
+    """The components of the single SEQUENCE ``data`` (parameters a peer sent); ProtectionError
+    naming ``what`` if it is missing or malformed."""
     if data is None:
         raise ProtectionError(f"missing {what}")
     try:
-        return algs.decode_der(data, spec, what)
+        if der.read_tlv(data)[2] != len(data):
+            raise DecodeError(f"malformed {what}: trailing bytes")
+        return der.parts(data, 0x30, what)
+    except DecodeError as exc:
+        raise ProtectionError(str(exc)) from None
+
+
+def _algorithm(item: bytes, what: str) -> tuple:
+    """(OID, parameters DER or None) of an AlgorithmIdentifier inside parameters; ProtectionError."""
+    try:
+        return algs.decode_algorithm_identifier(item)
+    except DecodeError as exc:
+        raise ProtectionError(f"malformed {what}: {exc}") from None
+
+
+def _number(item: bytes, what: str) -> int:
+    try:
+        return der.read_integer(item, what)
     except DecodeError as exc:
         raise ProtectionError(str(exc)) from None
 
@@ -228,28 +240,42 @@ def _pbm_base_key(owf_name: str, secret: bytes, salt: bytes, iterations: int) ->
 def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-    s = algs.schemas()
-    p = _decode(params_der, s.PBMAC1Params(), "PBMAC1 parameters")
-    kdf_oid, kdf_params = algs.split_algorithm_identifier(p["keyDerivationFunc"])
+    # PBMAC1-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, messageAuthScheme AlgorithmIdentifier }
+    fields = _fields(params_der, "PBMAC1 parameters")
+    if len(fields) != 2:
+        raise ProtectionError("malformed PBMAC1 parameters: two AlgorithmIdentifiers expected")
+    kdf_oid, kdf_params = _algorithm(fields[0], "PBMAC1 keyDerivationFunc")
     if kdf_oid != algs.PBKDF2_OID:
         raise ProtectionError(f"unsupported PBMAC1 key derivation function: {algs.oid_name(kdf_oid)}")
-    kdf = _decode(kdf_params, s.PBKDF2Params(), "PBKDF2 parameters")
-    if kdf["salt"].getName() != "specified":
+    # PBKDF2-params ::= SEQUENCE { salt CHOICE { specified OCTET STRING, otherSource AlgorithmIdentifier },
+    #     iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }
+    kdf = _fields(kdf_params, "PBKDF2 parameters")
+    if not 2 <= len(kdf) <= 4:
+        raise ProtectionError("malformed PBKDF2 parameters")
+    if kdf[0][:1] == b"\x30":
         raise ProtectionError("unsupported PBKDF2 salt source (only a specified salt is supported)")
-    if len(kdf["salt"]["specified"]) > MAX_SALT_LENGTH:
-        raise ProtectionError(f"PBKDF2 salt of {len(kdf['salt']['specified'])} octets (at most {MAX_SALT_LENGTH})")
-    mac_hash = _hmac_hash(algs.split_algorithm_identifier(p["messageAuthScheme"]), "PBMAC1 MAC algorithm")
-    prf_hash = (_hmac_hash(algs.split_algorithm_identifier(kdf["prf"]), "PBKDF2 PRF")
-                if kdf["prf"].isValue else "sha1")
-    iterations = int(kdf["iterationCount"])
-    key_length = (int(kdf["keyLength"]) if kdf["keyLength"].isValue
-                  else algs.hash_object(mac_hash).digest_size)
+    try:
+        salt = der.read_octets(kdf[0])
+    except DecodeError:
+        raise ProtectionError("malformed PBKDF2 parameters: salt") from None
+    if len(salt) > MAX_SALT_LENGTH:
+        raise ProtectionError(f"PBKDF2 salt of {len(salt)} octets (at most {MAX_SALT_LENGTH})")
+    iterations, rest, key_length, prf_hash = _number(kdf[1], "PBKDF2 iterationCount"), kdf[2:], None, "sha1"
+    if rest and rest[0][:1] == b"\x02":
+        key_length = _number(rest.pop(0), "PBKDF2 keyLength")
+    if rest and rest[0][:1] == b"\x30":
+        prf_hash = _hmac_hash(_algorithm(rest.pop(0), "PBKDF2 prf"), "PBKDF2 PRF")
+    if rest:
+        raise ProtectionError("malformed PBKDF2 parameters: unexpected component")
+    mac_hash = _hmac_hash(_algorithm(fields[1], "PBMAC1 messageAuthScheme"), "PBMAC1 MAC algorithm")
+    if key_length is None:
+        key_length = algs.hash_object(mac_hash).digest_size
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise ProtectionError(f"PBKDF2 iteration count {iterations} outside the accepted range 1..{MAX_ITERATIONS}")
     if key_length < 1 or iterations * _blocks(key_length, prf_hash) > MAX_PBKDF2_WORK:
         raise ProtectionError(f"PBKDF2 key length {key_length} not accepted with {iterations} iterations")
     key = PBKDF2HMAC(algorithm=algs.hash_object(prf_hash), length=key_length,
-                     salt=kdf["salt"]["specified"].asOctets(), iterations=iterations).derive(secret)
+                     salt=salt, iterations=iterations).derive(secret)
     return _hmac(key, mac_hash, data)
 
 
@@ -358,14 +384,14 @@ def _signature_algorithm(kind: str, digest: str | None, pss: bool) -> bytes:
 
 def _pss_params_der(hash_name: str, mgf_hash: str, salt_length: int) -> bytes:
     """RSASSA-PSS-params DER; DER omits components equal to their DEFAULT (SHA-1, MGF1-SHA-1, 20, 1)."""
-    p = algs.schemas().RSASSAPSSParams()
+    parts = []
     if hash_name != "sha1":
-        algs.fill_algorithm_identifier(p["hashAlgorithm"], algs.HASH_OIDS[hash_name], algs.NULL_DER)
+        parts.append(der.tlv(0xA0, _hash_alg_der(hash_name)))
     if mgf_hash != "sha1":
-        algs.fill_algorithm_identifier(p["maskGenAlgorithm"], algs.MGF1_OID, _hash_alg_der(mgf_hash))
+        parts.append(der.tlv(0xA1, algs.encode_algorithm_identifier(algs.MGF1_OID, _hash_alg_der(mgf_hash))))
     if salt_length != 20:
-        p["saltLength"] = salt_length
-    return algs.encode_der(p)
+        parts.append(der.tlv(0xA2, der.integer(salt_length)))
+    return der.sequence(*parts)
 
 
 def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
@@ -388,25 +414,39 @@ def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] 
 
 
 def _pss_params(params: bytes | None) -> tuple[str, tuple[str, int]]:
-    p = _decode(params, algs.schemas().RSASSAPSSParams(), "RSASSA-PSS parameters")
+    # RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] DEFAULT sha1, maskGenAlgorithm [1] DEFAULT
+    #     mgf1SHA1, saltLength [2] INTEGER DEFAULT 20, trailerField [3] INTEGER DEFAULT 1 } (RFC 4055 3.1)
+    given = {}
+    for item in _fields(params, "RSASSA-PSS parameters"):
+        n = item[0] - 0xA0
+        if not 0 <= n <= 3 or any(k >= n for k in given):
+            raise ProtectionError("malformed RSASSA-PSS parameters: unexpected component")
+        try:
+            inner = der.children(item)
+        except DecodeError as exc:
+            raise ProtectionError(f"malformed RSASSA-PSS parameters: {exc}") from None
+        if len(inner) != 1:
+            raise ProtectionError("malformed RSASSA-PSS parameters: a tagged component must hold one value")
+        given[n] = inner[0]
 
     def hash_of(alg, what):
-        oid, hp = algs.split_algorithm_identifier(alg)
+        oid, hp = alg
         name = algs.HASH_BY_OID.get(oid)
         if name is None or name in _XOFS or hp not in (None, algs.NULL_DER):
             raise ProtectionError(f"unsupported {what} in RSASSA-PSS parameters: {algs.oid_name(oid)}")
         return name
 
-    hash_name = hash_of(p["hashAlgorithm"], "hash") if p["hashAlgorithm"].isValue else "sha1"
+    hash_name = hash_of(_algorithm(given[0], "RSASSA-PSS hashAlgorithm"), "hash") if 0 in given else "sha1"
     mgf_hash = "sha1"
-    if p["maskGenAlgorithm"].isValue:
-        mgf_oid, mgf_params = algs.split_algorithm_identifier(p["maskGenAlgorithm"])
+    if 1 in given:
+        mgf_oid, mgf_params = _algorithm(given[1], "RSASSA-PSS maskGenAlgorithm")
         if mgf_oid != algs.MGF1_OID:
             raise ProtectionError(f"unsupported mask generation function: {algs.oid_name(mgf_oid)}")
-        mgf_hash = hash_of(_decode(mgf_params, algs.schemas().AlgorithmIdentifier(), "MGF1 parameters"),
-                           "MGF1 hash")
-    salt = int(p["saltLength"]) if p["saltLength"].isValue else 20
-    trailer = int(p["trailerField"]) if p["trailerField"].isValue else 1
+        if mgf_params is None:
+            raise ProtectionError("missing MGF1 parameters")
+        mgf_hash = hash_of(_algorithm(mgf_params, "MGF1 parameters"), "MGF1 hash")
+    salt = _number(given[2], "RSASSA-PSS saltLength") if 2 in given else 20
+    trailer = _number(given[3], "RSASSA-PSS trailerField") if 3 in given else 1
     if trailer != 1 or salt < 0:
         raise ProtectionError("unsupported RSASSA-PSS parameters (trailerField or saltLength)")
     return hash_name, (mgf_hash, salt)
