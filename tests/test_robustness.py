@@ -154,6 +154,11 @@ def test_client_malformed_certificate_in_extra_certs():
 # ---------------------------------------------------------------- mutation fuzzing of requests
 
 def mutate(data: bytes, rnd) -> bytes:
+    return mutation(data, rnd)[1]
+
+
+def mutation(data: bytes, rnd) -> tuple:
+    """(position, mutated bytes): a bit flipped, a byte replaced, bytes cut out or put in."""
     m = bytearray(data)
     pos = rnd.randrange(len(m))
     kind = rnd.randrange(4)
@@ -165,7 +170,7 @@ def mutate(data: bytes, rnd) -> bytes:
         del m[pos:pos + rnd.randrange(1, 8)]
     else:
         m[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 8)))
-    return bytes(m)
+    return pos, bytes(m)
 
 
 def requests_to_mutate(pki):

@@ -14,6 +14,7 @@ from cmpkit.core.message import PKIMessage
 
 from .pki import pem_cert
 from .test_cli_vs_openssl import PBM, SRV_PBM
+from .test_robustness import mutation
 from .tools import CMPKIT, Server, run
 
 pytestmark = pytest.mark.slow
@@ -138,18 +139,10 @@ def test_rspin_mutation_fuzzing(pki, tmp_path):
     rnd = random.Random(18)
     accepted = 0
     for i in range(60):
-        m = bytearray(ip)
-        pos = rnd.randrange(len(m))
-        kind = rnd.randrange(3)
-        if kind == 0:
-            m[pos] ^= 1 << rnd.randrange(8)
-        elif kind == 1:
-            del m[pos:pos + rnd.randrange(1, 6)]
-        else:
-            m[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 6)))
-        if bytes(m) == ip:
+        pos, m = mutation(ip, rnd)
+        if m == ip:
             continue
-        (tmp_path / "m.der").write_bytes(bytes(m))
+        (tmp_path / "m.der").write_bytes(m)
         out = tmp_path / "fuzzed.pem"
         if out.exists():
             out.unlink()
@@ -161,7 +154,7 @@ def test_rspin_mutation_fuzzing(pki, tmp_path):
         if r.returncode == 0:
             accepted += 1
             assert pos >= protected_end, f"mutation {i} at {pos} inside the protected part was accepted"
-            assert PKIMessage.from_der(bytes(m)).protected_part() == msg.protected_part()
+            assert PKIMessage.from_der(m).protected_part() == msg.protected_part()
         else:
             assert r.stderr.strip().splitlines()[-1].startswith("CMP error: ")
             assert not out.exists()                                # nothing written on failure
