@@ -261,3 +261,21 @@ def test_memory_stays_flat_under_a_salt_flood(kit, pki):
         tracemalloc.stop()
         logging.disable(logging.NOTSET)
     assert grown < 1_000_000, f"{grown} bytes kept after 60 hostile requests"
+
+
+def test_p10cr_with_an_ml_dsa_key(quiet_server):
+    """A well-formed ML-DSA-65 CSR (key and signature made with cryptography at test time): this
+    server verifies RSA, EC and EdDSA only, so the answer is a protected rejection with badAlg."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
+    from .test_mock_server import name
+    key = mldsa.MLDSA65PrivateKey.generate()
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    info = der.sequence(der.integer(0), name("leaf").public_bytes(), spki, der.tlv(0xA0, b""))
+    csr = der.sequence(info, der.sequence(der.oid("2.16.840.1.101.3.4.3.18")),
+                       der.tlv(0x03, b"\x00" + key.sign(info)))
+    rsp = PKIMessage.from_der(quiet_server.handle(request("p10cr", csr)))
+    assert rsp.body_type == "cp" and rsp.is_mac_protected()
+    _ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
+    assert responses[0].status.status == 2 and responses[0].status.failure_bits == [0]   # rejection, badAlg

@@ -214,10 +214,14 @@ def verify_popo(req: PKIMessage, crm, accept_raverified: bool) -> None:
         from cmpkit.core import protection
         try:
             csr = x509.load_der_x509_csr(req.body_content)
-            ok, kind = csr.is_signature_valid, protection.key_type(csr.public_key())
-        except UnsupportedAlgorithm:  # a key type (ML-DSA, say) this server cannot verify
+        except ValueError:  # unparsable CSR
+            raise PopoFailure("request not accepted") from None
+        try:  # a key type (ML-DSA, SLH-DSA ...) this server cannot verify: badAlg, not badPOP
+            kind = protection.key_type(csr.public_key())
+            ok = csr.is_signature_valid
+        except (UnsupportedAlgorithm, CmpError):
             raise PopoFailure("unsupported algorithm", BAD_ALG) from None
-        except (CmpError, ValueError, TypeError):  # unparsable CSR
+        except (ValueError, TypeError):  # a malformed key
             raise PopoFailure("request not accepted") from None
         if not ok:
             raise PopoFailure("invalid padding" if kind == "rsa" else "EVP lib")
