@@ -8,7 +8,8 @@ import pytest
 
 from . import pki as pki_module  # noqa: F401  (tests import it as tests.pki)
 
-SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared"
+# the test data, copied into the repository with its provenance (tests/data/README.md)
+DATA = pathlib.Path(__file__).resolve().parent / "data"
 
 
 def pytest_configure(config):

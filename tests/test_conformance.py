@@ -6,15 +6,13 @@ import sys
 
 import pytest
 
-from .conftest import SHARED
+from .conftest import DATA
 
 pytestmark = pytest.mark.slow
-RUNNER = SHARED / "conformance" / "openssl-3.0" / "run_cases.py"
+RUNNER = DATA / "openssl-3.0" / "run_cases.py"
 
 
 def test_openssl_cli_tables_strict():
-    if not RUNNER.exists():
-        pytest.skip(f"{RUNNER} not present")
     cli = " ".join(shlex.quote(x) for x in (sys.executable, "-m", "cmpkit"))
     r = subprocess.run([sys.executable, str(RUNNER), "--cli", cli, "--all", "--strict", "--show-cmd"],
                        capture_output=True, text=True, timeout=1800)

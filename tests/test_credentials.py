@@ -22,7 +22,7 @@ from cmpkit_file.credentials import (is_file_source, load_cert, load_certs, load
 
 from .pki import ec_key, make_cert, rsa_key
 
-MOCK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "openssl-3.0" / "Mock"
+MOCK = pathlib.Path(__file__).resolve().parent / "data" / "openssl-3.0" / "Mock"
 PW = b"Pa55-w0rd"
 Enc = serialization.Encoding
 Fmt = serialization.PrivateFormat
@@ -332,10 +332,8 @@ def test_key_matches_cert(creds):
 
 # ---------------------------------------------------------------- OpenSSL's Mock files
 
-needs_mock = pytest.mark.skipif(not MOCK.is_dir(), reason="no shared conformance data")
 
 
-@needs_mock
 def test_mock_keys():
     p12_key = load_private_key(str(MOCK / "signer.p12"), b"12345", None, "private key for -key")
     signer_certs = load_certs(str(MOCK / "signer.crt"), None, None, "-cert")
@@ -353,14 +351,12 @@ def test_mock_keys():
         load_private_key(str(MOCK / name))
 
 
-@needs_mock
 @pytest.mark.parametrize("name", sorted(p.name for p in MOCK.glob("*.crt")) if MOCK.is_dir() else [])
 def test_mock_certs(name):
     certs = load_certs(str(MOCK / name), None, None, name)
     assert certs and all(x509.load_der_x509_certificate(c) for c in certs)
 
 
-@needs_mock
 def test_mock_csr_and_bad_files():
     assert x509.load_der_x509_csr(load_csr(str(MOCK / "csr.pem"))).subject
     load_csr(str(MOCK / "wrong_csr.pem"))  # well-formed; its content is "wrong" for the server only
@@ -385,7 +381,6 @@ def hook():
     return pm.hook
 
 
-@needs_mock
 def test_hook_load_key(hook):
     signer = hook.cmpkit_load_key(source=str(MOCK / "signer.p12"), passarg="pass:12345", keyform=None,
                                   what="private key for -key", ctx=LoadContext(batch=True))
@@ -399,7 +394,6 @@ def test_hook_load_key(hook):
     assert pub.key_size == 2048
 
 
-@needs_mock
 def test_hook_asks_for_pass_phrase_only_when_needed(hook):
     asked = []
 

@@ -12,7 +12,7 @@ from cmpkit.app.passphrase import read_pass, read_pass_pair
 from cmpkit.errors import ConfigError
 from cmpkit.app.credentials import Loader as LoadContext
 
-MOCK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "conformance" / "openssl-3.0" / "Mock"
+MOCK = pathlib.Path(__file__).resolve().parent / "data" / "openssl-3.0" / "Mock"
 
 
 def test_pass_source():
