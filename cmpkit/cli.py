@@ -63,6 +63,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in HELP_ARGS and _help_without_discovery():
         return 1 if not argv else 0
+    if argv in (["-version"], ["--version"]):
+        sys.stdout.write(version_text())
+        return 0
     log = setup_logging()
     _exit_cleanly_on_sigterm()
     from .errors import CmpError
@@ -85,6 +88,9 @@ def main(argv=None) -> int:
         if cfg.get("help"):
             sys.stdout.write(format_help(options, GROUPS))
             return 0
+        if cfg.get("version"):
+            sys.stdout.write(version_text())
+            return 0
         if cfg.get("verbosity") is not None:
             setup_logging(cfg.get("verbosity"))
         from .app import run
@@ -101,6 +107,21 @@ def main(argv=None) -> int:
         log.error("internal error: %s: %s (set CMPKIT_DEBUG=1 for details)", type(exc).__name__,
                   str(exc).splitlines()[0] if str(exc) else "")
         return 1
+
+
+def version_text() -> str:
+    """``cmpkit -version``: cmpkit's version and those of what does its cryptography."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+    try:
+        crypto = version("cryptography")
+        from cryptography.hazmat.backends.openssl.backend import backend
+        crypto += f" ({backend.openssl_version_text()})"
+    except (PackageNotFoundError, ImportError):
+        crypto = "not installed"
+    return f"cmpkit {__version__} (Python {platform.python_version()}, cryptography {crypto})\n"
 
 
 def _exit_cleanly_on_sigterm() -> None:

@@ -221,3 +221,14 @@ def test_cli_error_is_one_line_even_for_multi_line_peer_text(monkeypatch, capsys
     assert cli.main(["-config", "", "-cmd", "genm"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "line one | line two" in err and err.startswith("CMP error: ")
+
+
+def test_version_option():
+    import subprocess
+    import sys
+
+    from cmpkit import __version__
+    for argv in (["-version"], ["-version", "-config", ""]):
+        r = subprocess.run([sys.executable, "-m", "cmpkit", *argv], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stdout.startswith(f"cmpkit {__version__} (Python ")
+        assert "cryptography" in r.stdout and r.stderr == ""

@@ -58,6 +58,8 @@ def _nonneg(name, group, metavar, help, **kw):  # openssl 'N'
 OPTIONS = (
     # ---- general (no group heading in the man page's SYNOPSIS)
     _flag("help", GENERAL, "Display this summary of all options", order=1),
+    _flag("version", GENERAL, "Print the versions of cmpkit, Python, cryptography and its OpenSSL, and exit",
+          extension=True),
     _str("config", GENERAL, "filename",
          'Configuration file to use; "" = none. Default from environment variable OPENSSL_CONF', order=2),
     _str("section", GENERAL, "names",
