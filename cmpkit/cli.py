@@ -39,11 +39,11 @@ def all_options():
     """Core declarations plus what every plugin contributes through cmpkit_options (a plugin discovery)."""
     from . import plugin_cache
     from .core.optdecl import OPTIONS
-    from .plugins import get_manager, load_failures
+    from .plugins import blocked_plugins, discovered, get_manager, load_failures
     pm = get_manager()
     contributed = [o for declared in pm.hook.cmpkit_options() for o in declared or ()]
-    if not load_failures:
-        plugin_cache.remember(contributed, [getattr(p, "__name__", type(p).__module__) for p in pm.get_plugins()])
+    if not load_failures and len(discovered) == len(pm.get_plugins()):  # nothing registered by hand
+        plugin_cache.remember(contributed, discovered, blocked_plugins)
     return list(OPTIONS) + contributed
 
 

@@ -1,9 +1,12 @@
-"""Remembers the options the discovered plugins declare, so that `cmpkit -help` starts without stevedore and pluggy.
+"""Remembers what the last plugin discovery found: the plugins' modules and the options they declare.
 
-A full discovery (:func:`cmpkit.plugins.get_manager`) imports stevedore, importlib.metadata and
-pluggy, which is most of a cold ``-help``. After one, :func:`remember` writes what the plugins
-declared to ``$XDG_CACHE_HOME/cmpkit/`` (default ``~/.cache/cmpkit/``); :func:`plugin_options`
-gives it back while nothing it depends on has changed:
+A full discovery (:func:`cmpkit.plugins.get_manager`) imports stevedore and importlib.metadata
+to read the entry points, which costs tens of milliseconds of every cold start. After one,
+:func:`remember` writes the plugins found (entry-point name and module), those blocked and the
+options they declare to ``$XDG_CACHE_HOME/cmpkit/`` (default ``~/.cache/cmpkit/``). While
+nothing it depends on has changed, :func:`plugin_modules` lets every command import the
+plugins directly (no entry-point scan), and :func:`plugin_options` lets ``-help`` print them
+without importing the plugins or pluggy at all. The record depends on:
 
 - the interpreter, cmpkit's version and ``CMPKIT_BLOCK_PLUGINS``;
 - every ``sys.path`` entry and its modification time, which changes when a distribution
@@ -11,8 +14,9 @@ gives it back while nothing it depends on has changed:
 - every source file of cmpkit and of the plugins' packages that was loaded, and its
   modification time.
 
-Only ``-help`` reads it; every other command discovers the plugins anew. Failing to read or
-write the cache is never an error. ``CMPKIT_NO_CACHE=1`` turns it off.
+A plugin whose import fails is never remembered (the record is written only after a discovery
+without failures), so it is reported by every run. Failing to read or write the cache is never
+an error. ``CMPKIT_NO_CACHE=1`` turns it off.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import marshal
 import os
 import sys
 
-FORMAT = 2  # bump when the record's layout changes (2: Option.order)
+FORMAT = 3  # bump when the record's layout changes (2: Option.order; 3: the plugins' modules)
 
 
 def _directory() -> str:
@@ -46,31 +50,68 @@ def _key() -> tuple:
             tuple((p, _mtime(p)) for p in sys.path))
 
 
+_record_read = False
+_record = None
+
+
+def _valid_record():
+    """The record of the last discovery, or None if there is none or it may be out of date (read once)."""
+    global _record_read, _record
+    if not _record_read:
+        _record_read, _record = True, None
+        if not os.environ.get("CMPKIT_NO_CACHE"):
+            try:
+                with open(_path(), "rb") as fh:
+                    record = marshal.load(fh)
+                if record["key"] == _key() and all(_mtime(f) == t for f, t in record["files"]):
+                    _record = record
+            except Exception:  # noqa: BLE001 - a missing, foreign or damaged cache only costs a discovery
+                pass
+    return _record
+
+
+def forget() -> None:
+    """Read the record again on next use (tests, or after installing a plugin in this process)."""
+    global _record_read, _record
+    _record_read, _record = False, None
+
+
 def plugin_options():
     """The plugins' options as the last discovery found them, or None if that may be out of date."""
-    if os.environ.get("CMPKIT_NO_CACHE"):
+    record = _valid_record()
+    if record is None:
         return None
     try:
-        with open(_path(), "rb") as fh:
-            record = marshal.load(fh)
-        if record["key"] != _key() or any(_mtime(f) != t for f, t in record["files"]):
-            return None
         from .core.options import Option
         return [Option(*fields) for fields in record["options"]]
-    except Exception:  # noqa: BLE001 - a missing, foreign or damaged cache only costs a discovery
+    except Exception:  # noqa: BLE001
         return None
 
 
-def remember(options, plugin_modules) -> None:
-    """Record the plugins' ``options`` (plugin modules: the names of the modules that hold the hooks)."""
-    if os.environ.get("CMPKIT_NO_CACHE") or plugin_options() == list(options):
-        return  # off, or already on record: every command discovers, only a change is written
-    packages = {name.partition(".")[0] for name in plugin_modules} | {"cmpkit"}
+def plugin_modules():
+    """([(entry-point name, module name)], [blocked names]) of the last discovery, or None."""
+    record = _valid_record()
+    if record is None:
+        return None
+    return [tuple(p) for p in record["plugins"]], list(record["blocked"])
+
+
+def remember(options, plugins, blocked=()) -> None:
+    """Record a discovery without failures: the plugins' ``options``, the ``plugins`` found as
+    (entry-point name, module name) and the ``blocked`` entry-point names."""
+    plugins, blocked = [tuple(p) for p in plugins], list(blocked)
+    record = _valid_record()
+    if os.environ.get("CMPKIT_NO_CACHE") or (
+            record is not None and plugin_options() == list(options)
+            and [tuple(p) for p in record["plugins"]] == plugins and list(record["blocked"]) == blocked):
+        return  # off, or already on record: only a change is written
+    packages = {module.partition(".")[0] for _name, module in plugins} | {"cmpkit"}
     files = sorted({m.__file__ for name, m in list(sys.modules.items())
                     if name.partition(".")[0] in packages and getattr(m, "__file__", None)})
     try:
         data = marshal.dumps({"key": _key(), "files": [(f, _mtime(f)) for f in files],
-                              "options": [tuple(o) for o in options]})
+                              "options": [tuple(o) for o in options], "plugins": plugins,
+                              "blocked": blocked})
     except ValueError:  # an option default marshal cannot store: no cache
         return
     from .errors import CmpError

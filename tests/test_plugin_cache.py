@@ -96,3 +96,43 @@ def test_other_commands_leave_an_up_to_date_record_alone(env):
     assert r.returncode == 1  # it discovered the plugins, then failed for want of options
     after = os.stat(os.path.join(cache_dir, name))
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def command_run(env, *args):
+    """(exit status, stderr, read the entry points?) of `python -m cmpkit ARGS`."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True, text=True,
+                       env=env, timeout=60)
+    return r.returncode, r.stderr, " stevedore" in r.stderr or "importlib.metadata" in r.stderr
+
+
+GENM = ["-config", "", "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-cmd", "genm", "-ref", "1",
+        "-secret", "pass:s"]
+
+
+def test_every_command_uses_the_remembered_discovery(env):
+    """One mechanism for every command: after one discovery, a run imports the plugins it found
+    without reading the entry points (no stevedore, no importlib.metadata)."""
+    e, _ = env
+    first = command_run(e, *GENM)
+    second = command_run(e, *GENM)
+    assert first[0] == second[0] == 0
+    assert first[2] and not second[2]
+
+
+def test_a_plugin_installed_later_is_used_by_the_next_command(env):
+    e, site = env
+    assert command_run(e, *GENM)[0] == 0
+    assert not command_run(e, *GENM)[2]
+    _install(site, "cmpkit_socketpair", "cmpkit_socketpair", PLUGIN_SOURCE, [("socketpair", "cmpkit_socketpair")])
+    code, err, discovered = command_run(e, "-config", "", "-cmd", "genm", "-socketpair_peer", "nobody", "-ref", "1",
+                                        "-secret", "pass:s")
+    assert discovered and "unknown option" not in err    # the new plugin's option is known at once
+
+
+def test_a_blocked_plugin_stays_blocked_from_the_record(env):
+    e, _ = env
+    blocked = dict(e, CMPKIT_BLOCK_PLUGINS="mock")
+    for expect_scan in (True, False):
+        code, err, discovered = command_run(blocked, *GENM)
+        assert code == 1 and discovered == expect_scan
+        assert "'mock' (blocked by CMPKIT_BLOCK_PLUGINS)" in err
