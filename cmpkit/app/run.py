@@ -149,7 +149,19 @@ def run_client(cfg) -> int:
     return 0
 
 
+# openssl's words for a PKIStatus in the line it prints after a transaction (3.0 libcrypto)
+STATUS_TEXTS = {1: "granted with modifications", 4: "revocation warning - a revocation of the cert is imminent",
+                5: "revocation notification - a revocation of the cert has occurred",
+                6: "key update warning - update already done for the cert"}
+
+
 def _write_outputs(cfg, s, result) -> None:
+    status = result.status
+    if status is not None and status.status in STATUS_TEXTS:
+        text = f"PKIStatus: {STATUS_TEXTS[status.status]}"
+        if status.status != 1 and not status.failure_bits:
+            text += "; <no failure info>"
+        log.warning("received %s", text)
     certform = cfg.get("certform")
     if cfg.get("extracertsout") is not None:
         save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
