@@ -337,3 +337,20 @@ def test_extra_certs_are_those_of_the_last_response_but_pkiconf(make, issued, pk
     m = make("genm")                       # a response without extraCerts: none, not an older list
     done = m.receive(answer(m.start(NOW), "genp", bodies.genm_der([])), NOW)
     assert done.result.extra_certs == [] and m.status == 0
+
+
+def test_status_tells_whether_a_response_was_taken(make, issued):
+    m = make()
+    step = m.start(NOW)
+    with pytest.raises(Exception, match="MAC"):
+        m.receive(answer(step, "ip", cert_rep(issued), secret=b"wrong"), NOW)
+    assert m.status is None                # openssl writes no -extracertsout then
+    m = make()
+    with pytest.raises(TransactionError, match="received error message"):
+        m.receive(answer(m.start(NOW), "error", bodies.error_der(StatusInfo(2, [], [2]))), NOW)
+    assert m.status == 2                   # an error message with its status: -extracertsout written
+    m = make()
+    with pytest.raises(TransactionError, match="rejected the request"):
+        m.receive(answer(m.start(NOW), "ip", cert_rep(None, status=2)), NOW)
+    assert m.status == 2
+

@@ -71,6 +71,16 @@ SCENARIOS = {
                                               "-trusted", p.path("root"), "-newkey", p.path("new_key"),
                                               "-subject", "/CN=leaf", "-rsp_extracerts", p.path("root"), *ALL_OUT],
                                 0, []),
+    # 10: -extracertsout after a failure once a response was taken; nothing else
+    "rejected_by_server": (lambda p, t: _ir(p, "-rsp_extracerts", p.path("chain"), "-pkistatus", "2",
+                                            "-failure", "3", *ALL_OUT), 1, []),
+    "error_message": (lambda p, t: _ir(p, "-send_error", *ALL_OUT), 1, []),
+    "wrong_secret": (lambda p, t: ["-cmd", "ir", "-ref", "3078", "-secret", "pass:wrong", "-newkey", p.path("new_key"),
+                                   "-subject", "/CN=leaf", *ALL_OUT], 1, []),
+    "p10cr_wrong_key_all_outputs": (lambda p, t: ["-cmd", "p10cr", *PBM, "-csr", _csr(p, t, "client_key"),
+                                                   "-rsp_extracerts", p.path("chain"), *ALL_OUT], 1, []),
+    # 10: empty -cacertsout (and -chainout, -extracertsout) after genm and rr
+    "genm_outputs": (lambda p, t: ["-cmd", "genm", *PBM, *ALL_OUT], 0, []),
 }
 
 
