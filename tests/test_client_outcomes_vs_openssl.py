@@ -64,6 +64,9 @@ SCENARIOS = {
                                     "occurred"]),
     "ip_granted_with_mods": (lambda p, t: _ir(p, "-pkistatus", "1", *ALL_OUT), 0,
                              ["warning: received PKIStatus: granted with modifications"]),
+    # 5: p10cr needs no -certout
+    "p10cr_without_certout": (lambda p, t: ["-cmd", "p10cr", *PBM, "-csr", _csr(p, t, "new_key")], 0, []),
+    "ir_without_certout": (lambda p, t: _ir(p), 1, ["-certout not given"]),
     # 8: -chainout without the self-signed root
     "chainout_without_root": (lambda p, t: _ir(p, "-rsp_extracerts", p.path("chain"), *ALL_OUT), 0, []),
     # 9: -extracertsout with all the ip had (root included), not those of the pkiconf
