@@ -354,3 +354,14 @@ def test_status_tells_whether_a_response_was_taken(make, issued):
         m.receive(answer(m.start(NOW), "ip", cert_rep(None, status=2)), NOW)
     assert m.status == 2
 
+
+# ---------------------------------------------------------------- revocation accepted (issue 13: 18)
+
+@pytest.mark.parametrize("status,level,name", [(0, "INFO", "accepted"), (1, "INFO", "grantedWithMods"),
+                                               (4, "INFO", "revocationWarning"),
+                                               (5, "WARNING", "revocationNotification")])
+def test_revocation_accepted_is_logged(make, cmpkit_log, status, level, name):
+    m = make("rr")
+    m.receive(answer(m.start(NOW), "rp", bodies.rev_rep_der([StatusInfo(status)])), NOW)
+    assert [(r.levelname, r.getMessage()) for r in cmpkit_log.records
+            if "revocation" in r.getMessage()] == [(level, f"revocation accepted (PKIStatus={name})")]

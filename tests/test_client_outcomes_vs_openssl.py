@@ -84,6 +84,16 @@ SCENARIOS = {
                                                    "-rsp_extracerts", p.path("chain"), *ALL_OUT], 1, []),
     # 10: empty -cacertsout (and -chainout, -extracertsout) after genm and rr
     "genm_outputs": (lambda p, t: ["-cmd", "genm", *PBM, *ALL_OUT], 0, []),
+    # 18: rr says the revocation was accepted (info; warning for revocationNotification)
+    "rr_accepted": (lambda p, t: ["-cmd", "rr", *PBM, "-oldcert", p.path("issued"), *ALL_OUT], 0,
+                    ["info: revocation accepted (PKIStatus=accepted)"]),
+    "rr_granted_with_mods": (lambda p, t: ["-cmd", "rr", *PBM, "-oldcert", p.path("issued"), "-pkistatus", "1"], 0,
+                             ["info: revocation accepted (PKIStatus=grantedWithMods)"]),
+    "rr_revocation_warning": (lambda p, t: ["-cmd", "rr", *PBM, "-oldcert", p.path("issued"), "-pkistatus", "4"], 0,
+                              ["info: revocation accepted (PKIStatus=revocationWarning)"]),
+    "rr_revocation_notification": (lambda p, t: ["-cmd", "rr", *PBM, "-oldcert", p.path("issued"),
+                                                 "-pkistatus", "5"], 0,
+                                   ["warning: revocation accepted (PKIStatus=revocationNotification)"]),
 }
 
 

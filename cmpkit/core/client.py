@@ -40,6 +40,13 @@ CERT_STATUS_WARNINGS = {
     STATUS_REVOCATION_WARNING: 'received "revocationWarning" - a revocation of the cert is imminent',
     STATUS_REVOCATION_NOTIFICATION: 'received "revocationNotification" - a revocation of the cert has occurred',
 }
+# openssl's log line (level, text) for an accepted revocation, by PKIStatus
+REVOCATION_ACCEPTED = {
+    STATUS_ACCEPTED: (logging.INFO, "revocation accepted (PKIStatus=accepted)"),
+    STATUS_GRANTED_WITH_MODS: (logging.INFO, "revocation accepted (PKIStatus=grantedWithMods)"),
+    STATUS_REVOCATION_WARNING: (logging.INFO, "revocation accepted (PKIStatus=revocationWarning)"),
+    STATUS_REVOCATION_NOTIFICATION: (logging.WARNING, "revocation accepted (PKIStatus=revocationNotification)"),
+}
 
 
 def _upper(body_type: str) -> str:
@@ -297,9 +304,9 @@ class ClientMachine:
             raise TransactionError("RP contains no status")
         si = statuses[0]
         self.status = si.status
-        if si.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS, STATUS_REVOCATION_WARNING,
-                             STATUS_REVOCATION_NOTIFICATION):
+        if si.status not in REVOCATION_ACCEPTED:
             raise TransactionError(f"revocation rejected: {si.describe()}")
+        log.log(*REVOCATION_ACCEPTED[si.status])
         return self._done(Result(status=si))
 
     def _on_genp(self, rsp: PKIMessage) -> Step:
