@@ -35,18 +35,35 @@ def make(pki):
 
 
 @pytest.fixture
+def cmpkit_log(caplog):
+    """caplog seeing the "cmpkit" logger even when cmpkit.cli set it not to propagate."""
+    import logging
+    logger = logging.getLogger("cmpkit")
+    old = logger.level, logger.propagate
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # each record once, whether or not caplog's root handler would see it
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.level, logger.propagate = old
+
+
+@pytest.fixture
 def issued(pki):
     return pki.objs["issued"].public_bytes(DER)
 
 
-def answer(step: Send, body_type: str, body=None, *, implicit=False, protect=True) -> PKIMessage:
+def answer(step: Send, body_type: str, body=None, *, implicit=False, protect=True, extra=(),
+           secret=SECRET) -> PKIMessage:
     """The response to the request of ``step``, built and (re)decoded in memory."""
     req = step.message
     gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")] if implicit else []
     rsp = new_message(body_type, transaction_id=req.transaction_id, recip_nonce=req.sender_nonce,
                       general_info=gi, body=body, message_time=NOW)
+    if extra:
+        rsp.set_extra_certs(list(extra))
     if protect:
-        rsp.protect_with_mac(SECRET, protection.pbm_algorithm())
+        rsp.protect_with_mac(secret, protection.pbm_algorithm())
     return PKIMessage.from_der(rsp.to_der())
 
 
@@ -218,3 +235,133 @@ def test_every_state_of_the_table_is_reached(make, issued):
     step = m.receive(answer(m.start(NOW), "ip", cert_rep(None, status=3)), NOW)
     seen.add(m.state)
     assert seen == set(TRANSITIONS)
+
+
+# ---------------------------------------------------------------- the new certificate refused (issue 13: 3, 7)
+
+def cert_conf_of(step: Send):
+    assert isinstance(step, Send) and step.message.body_type == "certConf"
+    return bodies.read_cert_conf(step.message.body_content)
+
+
+def test_cert_conf_accepts_with_an_explicit_status(make, issued):
+    """openssl 3.0 puts statusInfo accepted into the certConf of a certificate it takes."""
+    m = make()
+    step = m.receive(answer(m.start(NOW), "ip", cert_rep(issued)), NOW)
+    assert cert_conf_of(step)[0][2] == StatusInfo(0)
+
+
+@pytest.mark.parametrize("cmd", ["p10cr", "ir"])
+def test_wrong_key_is_rejected_in_cert_conf_then_fails(make, pki, cmd):
+    """A certificate for another key than requested (for p10cr the CSR's): a certConf rejecting
+    it (rejection, incorrectData) closes the transaction, then the command fails."""
+    m = make(cmd)
+    other = pki.objs["client"].public_bytes(DER)
+    step = m.receive(answer(m.start(NOW), "cp" if cmd == "p10cr" else "ip",
+                            cert_rep(other, cert_req_id=-1 if cmd == "p10cr" else 0)), NOW)
+    why = "public key in new certificate does not match our enrollment key"
+    assert cert_conf_of(step)[0][2] == StatusInfo(2, [why], [7]) and m.status == 2
+    with pytest.raises(TransactionError, match=f"certificate not accepted: rejecting newly enrolled cert "
+                                               f"with subject: /CN=client; {why}"):
+        m.receive(answer(step, "pkiconf"), NOW)
+    assert m.state == "done"
+
+
+def test_p10cr_ignores_newkey_for_the_key_check(make, issued, pki):
+    m = make("p10cr", newkey_public=pki.objs["client_key"].public_key())
+    step = m.receive(answer(m.start(NOW), "cp", cert_rep(issued, cert_req_id=-1)), NOW)
+    assert cert_conf_of(step)[0][2] == StatusInfo(0)
+
+
+def test_wrong_key_without_confirmation_fails_at_once(make, pki):
+    m = make(disable_confirm=True)
+    with pytest.raises(TransactionError, match="certificate not accepted"):
+        m.receive(answer(m.start(NOW), "ip", cert_rep(pki.objs["client"].public_bytes(DER))), NOW)
+    assert m.status == 2
+
+
+class _Untrusting:
+    def verify_chain(self, *args, **kwargs):
+        from cmpkit.errors import VerifyError
+        raise VerifyError("unable to get local issuer certificate")
+
+
+def test_out_trusted_failure_is_rejected_in_cert_conf(make, issued, pki):
+    m = make(out_trusted=[pki.objs["root"].public_bytes(DER)], policy=_Untrusting())
+    step = m.receive(answer(m.start(NOW), "ip", cert_rep(issued)), NOW)
+    assert cert_conf_of(step)[0][2] == StatusInfo(2, ["CMP client did not accept it"], [7])
+    with pytest.raises(TransactionError, match="CMP client did not accept it"):
+        m.receive(answer(step, "pkiconf"), NOW)
+
+
+# ---------------------------------------------------------------- statuses that still give the certificate (issue 13: 4)
+
+@pytest.mark.parametrize("status,warning", [(1, '"grantedWithMods"'), (4, '"revocationWarning" - a revocation of '
+                                                                       'the cert is imminent'),
+                                            (5, '"revocationNotification" - a revocation of the cert has occurred')])
+def test_revocation_statuses_give_the_certificate_with_a_warning(make, issued, cmpkit_log, status, warning):
+    m = make()
+    step = m.receive(answer(m.start(NOW), "ip", bodies.cert_rep_der([(0, StatusInfo(status), issued)])), NOW)
+    assert cert_conf_of(step)[0][2] == StatusInfo(0)
+    assert f"received {warning}" in cmpkit_log.text
+    done = m.receive(answer(step, "pkiconf"), NOW)
+    assert done.result.cert == issued and m.status == status
+
+
+@pytest.mark.parametrize("cmd,ok", [("kur", True), ("ir", False)])
+def test_key_update_warning_only_for_kur(make, issued, cmd, ok):
+    m = make(cmd)
+    rsp = answer(m.start(NOW), {"kur": "kup", "ir": "ip"}[cmd], bodies.cert_rep_der([(0, StatusInfo(6), issued)]))
+    if ok:
+        assert isinstance(m.receive(rsp, NOW), Send)
+    else:
+        with pytest.raises(TransactionError, match="keyUpdateWarning"):
+            m.receive(rsp, NOW)
+
+
+# ---------------------------------------------------------------- chain and extraCerts (issue 13: 8, 9, 10)
+
+def test_chain_leaves_out_the_self_signed_root(make, issued, pki):
+    root, issuing = (pki.objs[k].public_bytes(DER) for k in ("root", "issuing"))
+    m = make()
+    step = m.receive(answer(m.start(NOW), "ip", cert_rep(issued), extra=[issuing, root]), NOW)
+    assert m.receive(answer(step, "pkiconf"), NOW).result.chain == [issuing]
+
+
+def test_extra_certs_are_those_of_the_last_response_but_pkiconf(make, issued, pki):
+    root, issuing, server = (pki.objs[k].public_bytes(DER) for k in ("root", "issuing", "server"))
+    m = make()
+    step = m.receive(answer(m.start(NOW), "ip", cert_rep(issued), extra=[server, issuing, root]), NOW)
+    done = m.receive(answer(step, "pkiconf", extra=[server]), NOW)
+    assert done.result.extra_certs == [server, issuing, root]
+    m = make("genm")                       # a response without extraCerts: none, not an older list
+    done = m.receive(answer(m.start(NOW), "genp", bodies.genm_der([])), NOW)
+    assert done.result.extra_certs == [] and m.status == 0
+
+
+def test_status_tells_whether_a_response_was_taken(make, issued):
+    m = make()
+    step = m.start(NOW)
+    with pytest.raises(Exception, match="MAC"):
+        m.receive(answer(step, "ip", cert_rep(issued), secret=b"wrong"), NOW)
+    assert m.status is None                # openssl writes no -extracertsout then
+    m = make()
+    with pytest.raises(TransactionError, match="received error message"):
+        m.receive(answer(m.start(NOW), "error", bodies.error_der(StatusInfo(2, [], [2]))), NOW)
+    assert m.status == 2                   # an error message with its status: -extracertsout written
+    m = make()
+    with pytest.raises(TransactionError, match="rejected the request"):
+        m.receive(answer(m.start(NOW), "ip", cert_rep(None, status=2)), NOW)
+    assert m.status == 2
+
+
+# ---------------------------------------------------------------- revocation accepted (issue 13: 18)
+
+@pytest.mark.parametrize("status,level,name", [(0, "INFO", "accepted"), (1, "INFO", "grantedWithMods"),
+                                               (4, "INFO", "revocationWarning"),
+                                               (5, "WARNING", "revocationNotification")])
+def test_revocation_accepted_is_logged(make, cmpkit_log, status, level, name):
+    m = make("rr")
+    m.receive(answer(m.start(NOW), "rp", bodies.rev_rep_der([StatusInfo(status)])), NOW)
+    assert [(r.levelname, r.getMessage()) for r in cmpkit_log.records
+            if "revocation" in r.getMessage()] == [(level, f"revocation accepted (PKIStatus={name})")]

@@ -1,5 +1,6 @@
 """Running a command: the client with its transport, or the mock server behind -port; outputs
-written only when the transaction succeeded; openssl's engine, provider and -rand checks; the
+written when the transaction succeeded (-extracertsout also after a failure once a response was
+taken, as openssl does); openssl's engine, provider and -rand checks; the
 plugins' cmpkit_configure and cmpkit_unconfigure around it all.
 
 Options that plugins declare (-server, -tls_used, -use_mock_srv, -reqin ...) are read here only
@@ -142,25 +143,31 @@ def run_client(cfg) -> int:
     client.transport = transport
     try:
         for _ in range(cfg.get("repeat") or 1):
-            result = client.run()
+            try:
+                result = client.run()
+            except CmpError:
+                # a response was taken (openssl: the context has a status): its extraCerts are
+                # saved even though the command fails; the other outputs only on success
+                if client.machine.status is not None:
+                    save_certs(cfg.get("extracertsout"), client.machine.extra_certs_in, "extra",
+                               cfg.get("certform"))
+                raise
             _write_outputs(cfg, settings, result)
     finally:
         transport.close()
     return 0
 
 
+# openssl's words for a PKIStatus in the line it prints after a transaction (3.0 libcrypto)
+STATUS_TEXTS = {1: "granted with modifications", 4: "revocation warning - a revocation of the cert is imminent",
+                5: "revocation notification - a revocation of the cert has occurred",
+                6: "key update warning - update already done for the cert"}
+
+
 def _write_outputs(cfg, s, result) -> None:
-    certform = cfg.get("certform")
-    if cfg.get("extracertsout") is not None:
-        save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
-    if s.cmd in ("ir", "cr", "kur", "p10cr"):
-        certout, chainout = cfg.get("certout"), cfg.get("chainout")
-        if chainout is not None and chainout == certout:
-            save_certs(chainout, [result.cert] + result.chain, "newly enrolled cert and chain", certform)
-        else:
-            save_certs(chainout, result.chain, "chain", certform)
-            save_certs(certout, [result.cert], "newly enrolled", certform)
-        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    """What openssl writes after a successful command, in its order: -extracertsout, -cacertsout
+    and -chainout for every command (empty when there is nothing to save), -certout for a newly
+    enrolled certificate. A status other than accepted is warned about first, as openssl does."""
     if s.cmd == "genm":
         if not result.itavs:
             log.info("genp does not contain any ITAV")
@@ -168,6 +175,23 @@ def _write_outputs(cfg, s, result) -> None:
             name = INFOTYPE_NAMES.get(oid)
             sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
         sys.stdout.flush()
+    status = result.status
+    if status is not None and status.status in STATUS_TEXTS:
+        text = f"PKIStatus: {STATUS_TEXTS[status.status]}"
+        if status.status != 1 and not status.failure_bits:
+            text += "; <no failure info>"
+        log.warning("received %s", text)
+    certform = cfg.get("certform")
+    save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
+    save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    certout, chainout = cfg.get("certout"), cfg.get("chainout")
+    if result.cert is not None:
+        if chainout is not None and chainout == certout:
+            save_certs(chainout, [result.cert] + result.chain, "newly enrolled cert and chain", certform)
+            chainout = None
+        else:
+            save_certs(certout, [result.cert], "newly enrolled", certform)
+    save_certs(chainout, result.chain, "chain", certform)
 
 
 def run_server(cfg) -> int:

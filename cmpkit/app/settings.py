@@ -172,7 +172,7 @@ def build_client_settings(cfg, loader: Loader):
     s.disable_confirm = bool(cfg.get("disable_confirm"))
     popo = cfg.get("popo")
     s.popo = 1 if popo is None else popo
-    if enroll or cmd == "p10cr":
+    if enroll:  # openssl 3.0 does not require -certout for p10cr
         if cfg.get("certout") is None:
             raise ConfigError("-certout not given, nowhere to save newly enrolled certificate")
     if enroll:

@@ -31,6 +31,22 @@ REQ_FOR_CMD = {"ir": "ir", "cr": "cr", "kur": "kur", "p10cr": "p10cr", "rr": "rr
 REP_FOR_REQ = {"ir": "ip", "cr": "cp", "kur": "kup", "p10cr": "cp", "rr": "rp", "genm": "genp",
                "certConf": "pkiconf", "pollReq": "pollRep"}
 STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS, STATUS_REJECTION, STATUS_WAITING = 0, 1, 2, 3
+STATUS_REVOCATION_WARNING, STATUS_REVOCATION_NOTIFICATION, STATUS_KEY_UPDATE_WARNING = 4, 5, 6
+FAILURE_INCORRECT_DATA = 7       # PKIFailureInfo bit of a certConf rejecting the new certificate
+# What openssl's client logs for a certificate response's status other than accepted or
+# rejection (3.0 libcrypto's strings): the certificate is taken, with a warning.
+CERT_STATUS_WARNINGS = {
+    STATUS_GRANTED_WITH_MODS: 'received "grantedWithMods" for certificate',
+    STATUS_REVOCATION_WARNING: 'received "revocationWarning" - a revocation of the cert is imminent',
+    STATUS_REVOCATION_NOTIFICATION: 'received "revocationNotification" - a revocation of the cert has occurred',
+}
+# openssl's log line (level, text) for an accepted revocation, by PKIStatus
+REVOCATION_ACCEPTED = {
+    STATUS_ACCEPTED: (logging.INFO, "revocation accepted (PKIStatus=accepted)"),
+    STATUS_GRANTED_WITH_MODS: (logging.INFO, "revocation accepted (PKIStatus=grantedWithMods)"),
+    STATUS_REVOCATION_WARNING: (logging.INFO, "revocation accepted (PKIStatus=revocationWarning)"),
+    STATUS_REVOCATION_NOTIFICATION: (logging.WARNING, "revocation accepted (PKIStatus=revocationNotification)"),
+}
 
 
 def _upper(body_type: str) -> str:
@@ -91,7 +107,7 @@ class Result:
     cert: Optional[bytes] = None
     chain: list = field(default_factory=list)
     ca_pubs: list = field(default_factory=list)
-    extra_certs: list = field(default_factory=list)   # of the last response with extraCerts
+    extra_certs: list = field(default_factory=list)   # of the last response but pollRep and pkiconf
     itavs: list = field(default_factory=list)          # genp content
     status: Optional[StatusInfo] = None
 
@@ -153,6 +169,11 @@ class ClientMachine:
         self._result: Optional[Result] = None
         self._pbm_alg: Optional[bytes] = None
         self._expected_spki: Optional[tuple] = None  # (requested public key, its SPKI DER)
+        # openssl's OSSL_CMP_CTX_get_status(): the PKIStatus of the last response that carried
+        # one (a rejection when the client refused the new certificate); None before any.
+        # The shell writes -extracertsout after a failure only once it is set, as openssl does.
+        self.status: Optional[int] = None
+        self._rejection: Optional[str] = None          # why the client refused the new certificate
 
     # ------------------------------------------------------------ events
     def start(self, now: float) -> Step:
@@ -164,6 +185,7 @@ class ClientMachine:
         self.transaction_id = self.recip_nonce = None
         self.extra_certs_in = []
         self._result = None
+        self.status = self._rejection = None
         self.deadline = now + s.total_timeout if s.total_timeout and s.total_timeout > 0 else None
         if s.cmd in ("ir", "cr", "kur", "p10cr"):
             self._rep_type = REP_FOR_REQ[s.cmd]
@@ -211,6 +233,7 @@ class ClientMachine:
         if not responses:
             raise TransactionError(f"{_upper(self._rep_type)} contains no certificate response")
         resp = responses[0]
+        self.status = resp.status.status
         if resp.status.status == STATUS_WAITING:
             self._cert_req_id = resp.cert_req_id
             return self._wait_for_poll(None)
@@ -236,21 +259,39 @@ class ClientMachine:
     def _certificate(self, rsp: PKIMessage, resp, ca_pubs) -> Step:
         s = self.s
         rsp_type = self._rep_type
-        if resp.status.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS):
+        status = resp.status.status
+        if status == STATUS_REJECTION:
             raise TransactionError(f"{_upper(rsp_type)} rejected the request: {resp.status.describe()}")
+        if status == STATUS_KEY_UPDATE_WARNING and s.cmd != "kur":
+            raise TransactionError(f"{_upper(rsp_type)} has status keyUpdateWarning, which is only for kur")
+        if status not in (STATUS_ACCEPTED, STATUS_KEY_UPDATE_WARNING) and status not in CERT_STATUS_WARNINGS:
+            raise TransactionError(f"{_upper(rsp_type)} has an unknown PKIStatus: {resp.status.describe()}")
+        if status in CERT_STATUS_WARNINGS:
+            log.warning("%s", CERT_STATUS_WARNINGS[status])
         if resp.encrypted:
             raise TransactionError("encrypted certificates are not supported")
         if resp.cert is None:
             raise TransactionError(f"{_upper(rsp_type)} has status {resp.status.status_name} but no certificate")
         cert_der = resp.cert
-        self._check_new_cert(cert_der)
+        # openssl's checks of the new certificate (wrong key, -out_trusted) do not end the
+        # transaction: the certConf rejects the certificate, then the command fails
+        why, detail, chain = self._check_new_cert(cert_der)
         result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
-        result.chain = self._build_chain(cert_der, rsp.extra_certs + list(s.untrusted))
+        if chain is None:
+            chain = self._build_chain(cert_der, self.extra_certs_in + list(s.untrusted))
+        result.chain = [c for c in chain if not _self_signed(c)]  # no trust anchor, as openssl
         self._result = result
+        conf_status = StatusInfo(STATUS_ACCEPTED)
+        if why is not None:  # one error line at the end, once the certConf has been answered
+            subject = _oneline(cert_der)
+            log.info("rejecting newly enrolled cert with subject: %s", subject)
+            self._rejection = f"rejecting newly enrolled cert with subject: {subject}; {why}{detail}"
+            self.status = STATUS_REJECTION
+            conf_status = StatusInfo(STATUS_REJECTION, [why], [FAILURE_INCORRECT_DATA])
         granted = s.implicit_confirm and rsp.implicit_confirm
         if not granted and not s.disable_confirm:
             from . import protection
-            conf = bodies.cert_conf_der([(protection.cert_hash(cert_der), resp.cert_req_id, None, None)])
+            conf = bodies.cert_conf_der([(protection.cert_hash(cert_der), resp.cert_req_id, conf_status, None)])
             return self._send(self._new("certConf", conf), "await confirmation")
         return self._done(result)
 
@@ -262,16 +303,21 @@ class ClientMachine:
         if not statuses:
             raise TransactionError("RP contains no status")
         si = statuses[0]
-        if si.status not in (STATUS_ACCEPTED, STATUS_GRANTED_WITH_MODS, 4, 5):
+        self.status = si.status
+        if si.status not in REVOCATION_ACCEPTED:
             raise TransactionError(f"revocation rejected: {si.describe()}")
+        log.log(*REVOCATION_ACCEPTED[si.status])
         return self._done(Result(status=si))
 
     def _on_genp(self, rsp: PKIMessage) -> Step:
+        self.status = STATUS_ACCEPTED
         return self._done(Result(itavs=bodies.read_itavs(rsp.body_content)))
 
     def _done(self, result: Result) -> Done:
         result.extra_certs = self.extra_certs_in
         self.state = "done"
+        if self._rejection is not None:  # after the certConf that rejected the new certificate
+            raise TransactionError(f"certificate not accepted: {self._rejection}")
         return Done(result)
 
     # ------------------------------------------------------------ requests
@@ -355,6 +401,10 @@ class ClientMachine:
     def _check_response(self, sent: PKIMessage, rsp: PKIMessage, expected: tuple, replayed: bool) -> None:
         """transactionID, nonces, pvno, protection and sender of a response; then its body type."""
         s = self.s
+        # extraCerts, as openssl keeps them for -extracertsout: those of every response but
+        # pollRep and pkiconf, even when empty, taken before the response is checked
+        if rsp.body_type not in ("pollRep", "pkiconf"):
+            self.extra_certs_in = list(rsp.extra_certs)
         # transaction ID and nonces (a replayed response is adopted, as openssl does for -rspin)
         if replayed:
             self.transaction_id = rsp.transaction_id
@@ -377,10 +427,9 @@ class ClientMachine:
                 got = rsp.sender_name_der
                 raise TransactionError(f"response sender {format_dn(got) if got is not None else '(not a DN)'}"
                                        f" does not match -expect_sender {format_dn(s.expect_sender)}")
-        if rsp.extra_certs:
-            self.extra_certs_in = rsp.extra_certs
         if rsp.body_type == "error":
             si, code, details = bodies.read_error(rsp.body_content)
+            self.status = si.status
             extra = (f"; errorCode: {code}" if code is not None else "") + \
                 (f"; errorDetails: {'; '.join(details)}" if details else "")
             raise TransactionError(f"received error message: {si.describe()}{extra}")
@@ -495,7 +544,11 @@ class ClientMachine:
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
         raise TransactionError("missing -oldcert (or -csr) for the certificate to revoke")
 
-    def _check_new_cert(self, cert_der: bytes) -> None:
+    def _check_new_cert(self, cert_der: bytes) -> tuple:
+        """(why the client refuses the newly enrolled certificate, as the certConf says it, or
+        None; details for the error message; its chain from -out_trusted validation or None):
+        the key must be the requested one (for p10cr the CSR's), and with -out_trusted the
+        certificate must validate, as openssl checks."""
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
         s = self.s
@@ -503,23 +556,46 @@ class ClientMachine:
             cert = x509.load_der_x509_certificate(cert_der)
         except (ValueError, x509.InvalidVersion) as exc:
             raise TransactionError(f"cannot parse the newly enrolled certificate: {exc}") from None
-        expected = s.newkey_public
-        if expected is None and s.newkey_signer is not None:
-            expected = s.newkey_signer.public_key()
-        if expected is not None and s.cmd != "p10cr":
+        expected = None
+        if s.cmd != "p10cr":  # openssl ignores -newkey for p10cr
+            expected = s.newkey_public
+            if expected is None and s.newkey_signer is not None:
+                expected = s.newkey_signer.public_key()
+        if expected is None and s.csr is not None:
+            expected = x509.load_der_x509_csr(s.csr).public_key()
+        if expected is not None:
             fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             if self._expected_spki is None or self._expected_spki[0] is not expected:
                 self._expected_spki = (expected, expected.public_bytes(*fmt))  # once per key, not per -repeat
             if cert.public_key().public_bytes(*fmt) != self._expected_spki[1]:
-                raise TransactionError("public key in the newly enrolled certificate does not match the requested key")
+                return "public key in new certificate does not match our enrollment key", "", None
         if s.out_trusted:
             try:
-                self._verify_chain(cert_der, self.extra_certs_in + list(s.untrusted), s.out_trusted,
-                                   purpose="enrolled", check_status=False)
+                chain = self._verify_chain(cert_der, self.extra_certs_in + list(s.untrusted), s.out_trusted,
+                                           purpose="enrolled", check_status=False)
             except VerifyError as exc:
-                raise TransactionError(f"newly enrolled certificate not trusted (-out_trusted): {exc}") from None
+                return "CMP client did not accept it", f" (failed to validate it with -out_trusted: {exc})", None
+            return None, "", list(chain[1:])
+        return None, "", None
 
     _build_chain = staticmethod(lambda cert_der, pool: build_chain(cert_der, pool))
+
+def _self_signed(cert_der: bytes) -> bool:
+    """Issuer equals subject: what openssl leaves out of a chain it saves (X509_ADD_FLAG_NO_SS)."""
+    from cryptography import x509
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except (ValueError, x509.InvalidVersion):
+        return False
+    return cert.issuer == cert.subject
+
+
+def _oneline(cert_der: bytes) -> str:
+    """The subject as openssl's X509_NAME_oneline writes it (/CN=a/O=b)."""
+    from cryptography import x509
+    from .names import format_dn
+    return format_dn(x509.load_der_x509_certificate(cert_der).subject)
+
 
 def build_chain(cert_der: bytes, pool: list) -> list:
     """The issuer chain of ``cert_der`` found in ``pool`` by name and signature (no trust)."""
