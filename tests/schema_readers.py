@@ -12,6 +12,15 @@ from .asn1_schema import decode, encode
 from cmpkit.errors import DecodeError
 
 
+def _time(choice):
+    """A Time CHOICE as a datetime; UTCTime years 50-99 are 19xx (RFC 5280 4.1.2.5.1), which
+    pyasn1's asDateTime does not apply (it reads "50" as 2050)."""
+    when = choice.getComponent().asDateTime
+    if choice.getName() == "utcTime" and when.year >= 2050:
+        when = when.replace(year=when.year - 100)
+    return when
+
+
 def schema_body(msg: PKIMessage):
     """The body of ``msg`` decoded with the pyasn1 schema."""
     return decode(msg.body_der, asn1.PKIBody()).getComponent()
@@ -37,7 +46,7 @@ def read_template(tpl) -> Template:
         v = tpl["validity"]
         for name, attr in (("notBefore", "not_before"), ("notAfter", "not_after")):
             if v[name].isValue:
-                setattr(t, attr, v[name].getComponent().asDateTime)
+                setattr(t, attr, _time(v[name]))
     if tpl["extensions"].isValue:
         t.extensions = [(str(e["extnID"]), bool(e["critical"]), bytes(e["extnValue"]))
                         for e in tpl["extensions"]]

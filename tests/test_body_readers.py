@@ -35,6 +35,14 @@ def _comparable(result):
     return result
 
 
+def _reencoded(value):
+    """pyasn1's encoding of a value it decoded, None where its encoder fails on it."""
+    try:
+        return ref.encode(value)
+    except Exception:  # noqa: BLE001 - pyasn1 raises ValueError and others on odd values
+        return None
+
+
 def _spki(key):
     from cryptography.hazmat.primitives import serialization
     return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -123,9 +131,15 @@ def test_mutated_bodies_fail_only_with_decode_error_and_agree_when_read(data):
     except DecodeError:
         return
     try:
-        expected = theirs(ref.schema_body(msg))
+        schema_value = ref.schema_body(msg)
+        expected = theirs(schema_value)
     except DecodeError:
         return  # the schema is stricter here; what matters is that ours failed cleanly or read well
+    if body_type in ("ir", "cr", "kur") and _reencoded(schema_value) != msg.body_content:
+        # pyasn1 re-encodes what it decoded (the schema reader's CertRequest DER comes from that)
+        # and does not give back every input it accepts: it writes INTEGER -128 as ff 80, say.
+        # cmpkit keeps the bytes it received (a POPO signature covers them): compare the rest.
+        got, expected = ([r[:-1] for r in _comparable(x)] for x in (got, expected))
     assert _comparable(got) == _comparable(expected)
 
 
