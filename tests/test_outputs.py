@@ -98,3 +98,27 @@ def test_sigterm_ends_a_run_cleanly(pki, tmp_path):
     rest = proc.communicate(timeout=20)[1]
     assert proc.returncode == 143 and "Traceback" not in seen + rest
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("option", ["certout", "chainout", "extracertsout", "cacertsout"])
+def test_outputs_are_checked_before_the_first_request(pki, tmp_path, option):
+    """An output that cannot be written stops the run before anything is sent (openssl 3.0 finds
+    out only after the certificate was issued and confirmed, and the certificate is lost)."""
+    import subprocess
+    import sys
+    sent = tmp_path / "sent.der"
+    outputs = {"certout": str(tmp_path / "cert.pem")}
+    outputs[option] = str(tmp_path / "no-such-dir" / "out.pem")
+    args = [sys.executable, "-m", "cmpkit", "-config", "", "-cmd", "ir", "-secret", "pass:s", "-ref", "1",
+            "-newkey", pki.path("new_key"), "-subject", "/CN=leaf", "-use_mock_srv", "-srv_ref", "1",
+            "-srv_secret", "pass:s", "-rsp_cert", pki.path("issued"), "-reqout", str(sent)]
+    for name, value in outputs.items():
+        args += [f"-{name}", value]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and not sent.exists()                    # no request went out
+    assert r.stderr.strip().splitlines()[-1] == (f"CMP error: cannot write -{option} file '{outputs[option]}': "
+                                                 f"no directory '{tmp_path / 'no-such-dir'}'")
+    (tmp_path / "dir.pem").mkdir()
+    args[args.index(outputs[option])] = str(tmp_path / "dir.pem")
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "it is a directory" in r.stderr and not sent.exists()

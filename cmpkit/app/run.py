@@ -132,6 +132,7 @@ def run_client(cfg) -> int:
         raise ConfigError("missing -server or -use_mock_srv or -rspin option")
     loader = Loader(cfg, hook)
     settings = build_client_settings(cfg, loader)
+    check_outputs_writable(cfg)  # before the first request: no certificate issued and then lost
     client = Client(settings, None, lambda msg, der: hook.cmpkit_message_sent(message=msg, der=der),
                     lambda msg, der: hook.cmpkit_message_received(message=msg, der=der))
     transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
@@ -156,6 +157,26 @@ def run_client(cfg) -> int:
     finally:
         transport.close()
     return 0
+
+
+OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout")
+
+
+def check_outputs_writable(cfg) -> None:
+    """ConfigError naming the option if an output file could not be written: its directory
+    missing or not writable, or the name taken by a directory. openssl finds this out only
+    after the certificate was issued and confirmed; cmpkit before the first request."""
+    for option in OUTPUT_OPTIONS:
+        path = cfg.get(option)
+        if not path:
+            continue
+        directory = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise ConfigError(f"cannot write -{option} file '{path}': it is a directory")
+        if not os.path.isdir(directory):
+            raise ConfigError(f"cannot write -{option} file '{path}': no directory '{directory}'")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ConfigError(f"cannot write -{option} file '{path}': directory '{directory}' is not writable")
 
 
 # openssl's words for a PKIStatus in the line it prints after a transaction (3.0 libcrypto)
