@@ -278,7 +278,7 @@ class ClientMachine:
         why, detail, chain = self._check_new_cert(cert_der)
         result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
         if chain is None:
-            chain = self._build_chain(cert_der, self.extra_certs_in + list(s.untrusted))
+            chain = build_chain(cert_der, self.extra_certs_in + list(s.untrusted))
         result.chain = [c for c in chain if not _self_signed(c)]  # no trust anchor, as openssl
         self._result = result
         conf_status = StatusInfo(STATUS_ACCEPTED)
@@ -578,7 +578,6 @@ class ClientMachine:
             return None, "", list(chain[1:])
         return None, "", None
 
-    _build_chain = staticmethod(lambda cert_der, pool: build_chain(cert_der, pool))
 
 def _self_signed(cert_der: bytes) -> bool:
     """Issuer equals subject: what openssl leaves out of a chain it saves (X509_ADD_FLAG_NO_SS)."""
