@@ -115,22 +115,25 @@ def build_client_settings(cfg, loader: Loader):
         s.signer = loader.key(key_src, cfg.get("keypass"), "private key for CMP client certificate (-key)")
     if secret_arg is None and cfg.get("srvcert") is None and cfg.get("trusted") is None:
         log.warning("will not authenticate server due to missing -secret, -trusted, or -srvcert")
+    cert_extras = []  # the further certificates of the -cert source, untrusted as -untrusted
     if cert_src is not None:
-        s.cert, s.cert_chain = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
+        s.cert, cert_extras = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
         if s.signer is not None:
             from ..core.keys import check_key_matches_cert
             check_key_matches_cert(s.signer, s.cert, "-cert and -key")
+        own = []
         if cfg.get("own_trusted"):
             own = loader.certs_option("own_trusted", "trusted certs for the own CMP signer cert (-own_trusted)")
-            loader.verification_policy().verify_chain(s.cert, s.cert_chain + loader_untrusted(cfg, loader), own,
+            loader.verification_policy().verify_chain(s.cert, cert_extras + loader_untrusted(cfg, loader), own,
                                       purpose=None, check_status=True)
+        s.cert_chain = own_chain(s.cert, loader_untrusted(cfg, loader) + cert_extras + own)
     s.extracerts = loader.certs_option("extracerts", "extra certificates (-extracerts)")
     from ..core.algs import digest_name, mac_name
     s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
     s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
 
     # ---- server authentication (setup_verification_ctx)
-    s.untrusted = loader_untrusted(cfg, loader) + s.cert_chain
+    s.untrusted = list(dict.fromkeys(loader_untrusted(cfg, loader) + cert_extras))
     if cfg.get("srvcert") is not None:
         s.srvcert, _ = loader.cert(cfg.get("srvcert"), "directly trusted CMP server certificate (-srvcert)",
                                    cfg.get("otherpass"))
@@ -237,6 +240,27 @@ def build_client_settings(cfg, loader: Loader):
 
 def loader_untrusted(cfg, loader) -> list:
     return loader.certs_option("untrusted", "untrusted certificates (-untrusted)")
+
+
+def own_chain(cert: bytes, pool: list) -> list:
+    """The chain of the own CMP signer certificate sent after it in extraCerts, as openssl's
+    OSSL_CMP_CTX_build_cert_chain (X509_build_chain from -untrusted, the further certificates of
+    -cert and -own_trusted): its issuers as far as ``pool`` has them, without self-signed ones."""
+    from ..core.client import build_chain
+    return [c for c in build_chain(cert, pool) if not _self_signed(c)]
+
+
+def _self_signed(cert_der: bytes) -> bool:
+    """Subject and issuer equal and the certificate's own key verifies it (X509_self_signed)."""
+    from cryptography import x509
+    c = x509.load_der_x509_certificate(cert_der)
+    if c.subject != c.issuer:
+        return False
+    try:
+        c.verify_directly_issued_by(c)
+    except Exception:  # noqa: BLE001 - any failure: not self-signed
+        return False
+    return True
 
 
 def _recipient(cfg, s) -> Optional[bytes]:
