@@ -125,3 +125,70 @@ def test_extracerts_hold_the_signer_chain_as_openssl(pki, tmp_path, openssl, unt
     assert_same(res)
     want = [der(pki.objs["client"])] + ([der(pki.objs["issuing"])] if untrusted != "root" else [])
     assert res["cmpkit"][2]["extraCerts"] == want
+
+
+# ---------------------------------------------------------------- 2, 12: template subject and SANs
+@pytest.fixture
+def clientsan(pki, tmp_path):
+    """A client certificate with a SAN (dNSName c.example), for client.key."""
+    from .pki import make_cert, pem_cert
+    o = pki.objs
+    cert = make_cert(o["client_key"], "clientsan", o["issuing_key"], o["issuing"],
+                     sans=[x509.DNSName("c.example")])
+    f = tmp_path / "clientsan.crt"
+    f.write_bytes(pem_cert(cert))
+    return str(f)
+
+
+def _san(tpl):
+    return [(e.critical, [n.value for n in e.value]) for e in tpl.extensions
+            if e.oid == x509.SubjectAlternativeName.oid]
+
+
+def _subject(tpl):
+    return None if tpl.subject is None else format_dn(tpl.subject)
+
+
+def test_subject_from_reference_cert_whose_sans_are_copied(pki, tmp_path, clientsan):
+    base = dict(cmd="ir", key=pki.path("client_key"), srvcert=pki.path("server"), newkey=pki.path("new_key"),
+                certout=str(tmp_path / "o.pem"))
+    s = settings(cert=clientsan, **base)
+    assert _subject(s.template) == "/CN=clientsan" and _san(s.template) == [(False, ["c.example"])]
+    s = settings(cert=clientsan, sans="a.example", **base)  # SANs given: no subject fallback for ir/cr
+    assert s.template.subject is None and _san(s.template) == [(True, ["a.example"])]
+    s = settings(cert=clientsan, sans="critical", **base)  # the flag alone: copied SANs, critical
+    assert _subject(s.template) == "/CN=clientsan" and _san(s.template) == [(True, ["c.example"])]
+
+
+def test_san_critical_without_subject(pki, tmp_path):
+    base = dict(cmd="ir", secret="pass:x", ref="1", newkey=pki.path("new_key"), certout=str(tmp_path / "o.pem"))
+    assert _san(settings(sans="a.example", **base).template) == [(True, ["a.example"])]
+    assert _san(settings(sans="a.example", subject="/CN=x", **base).template) == [(False, ["a.example"])]
+    assert _san(settings(sans="a.example critical", subject="/CN=x", **base).template) == [(True, ["a.example"])]
+    exts = settings(sans="a.example", subject="/CN=x", policy_oids="1.2.3.4", **base).template.extensions
+    assert [e.oid.dotted_string for e in exts] == ["2.5.29.32", "2.5.29.17"]  # openssl 3.0's order
+
+
+TEMPLATE_CASES = {  # name -> args (besides -newkey); item 2 (subject fallback), item 12 (SAN critical)
+    "ir_cert_with_sans": lambda p, san: ["-cmd", "ir", "-cert", san, "-key", p.path("client_key"),
+                                          "-srvcert", p.path("server"), *_srv_sig(p)],
+    "cr_oldcert_with_sans": lambda p, san: ["-cmd", "cr", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san],
+    "ir_oldcert_sans_policies": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
+                                                "-policy_oids", "1.2.3.4"],
+    "ir_sans_no_subject": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-sans", "a.example"],
+    "ir_sans_subject_policies": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-sans", "a.example",
+                                                "-subject", "/CN=x", "-policy_oids", "1.2.3.4"],
+    "ir_oldcert_sans_given": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
+                                             "-sans", "b.example"],
+    "ir_oldcert_sans_critical_flag": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
+                                                     "-sans", "critical"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(TEMPLATE_CASES))
+def test_template_subject_and_sans_as_openssl(pki, tmp_path, openssl, clientsan, case):
+    res = both(pki, tmp_path, TEMPLATE_CASES[case](pki, clientsan) + ["-newkey", pki.path("new_key")])
+    assert_same(res)
+    if case in ("ir_cert_with_sans", "cr_oldcert_with_sans", "ir_oldcert_sans_policies"):
+        assert res["openssl"][0] == 0  # item 2: the reference cert's subject in the template

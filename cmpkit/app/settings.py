@@ -301,12 +301,16 @@ def _template(cfg, loader, s):
         tpl.public_key = _spki(csr.public_key())
     elif ref is not None:
         tpl.public_key = _spki(ref.public_key())
-    # extensions: CSR's, overridden by -reqexts/-policies; SANs from -sans or the reference cert
+    # extensions in openssl 3.0's order (crm_new: each further one is put first): the CSR's,
+    # overridden by -reqexts/-policies; then SANs from -sans, else copied from the reference
+    # certificate; then -policy_oids
     exts = {}
     if csr is not None:
         for e in csr.extensions:
             exts[e.oid.dotted_string] = e
     conf = _conf(cfg)
+    reqexts_san = False
+    san_oid = x509.SubjectAlternativeName.oid.dotted_string
     for opt in ("reqexts", "policies"):
         section = cfg.get(opt)
         if section is not None:
@@ -314,36 +318,43 @@ def _template(cfg, loader, s):
                 raise ConfigError(f"-{opt} needs a config file with section [{section}]")
             for e in extensions_from_section(conf, section, f"-{opt}", public_key=s.newkey_public):
                 exts[e.oid.dotted_string] = e
+                reqexts_san = reqexts_san or e.oid.dotted_string == san_oid
     if cfg.get("policies") is not None and cfg.get("policy_oids") is not None:
         raise ConfigError("cannot have policies both via -policies and via -policy_oids")
-    san_oid = x509.SubjectAlternativeName.oid.dotted_string
+    names, san_critical = [], False
     sans = cfg.get("sans")
     if sans is not None:
-        if san_oid in exts and cfg.get("reqexts") is not None:
+        if reqexts_san:
             raise ConfigError("cannot have Subject Alternative Names both via -reqexts and via -sans")
-        names, critical = parse_sans(sans)
-        if names:  # "critical" alone only sets a flag for no names: no extension, as openssl
-            exts[san_oid] = x509.Extension(x509.SubjectAlternativeName.oid, critical,
-                                           x509.SubjectAlternativeName(names))
-    elif san_oid not in exts and ref is not None and not cfg.get("san_nodefault"):
-        try:
-            e = ref.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-            exts[san_oid] = e
-        except x509.ExtensionNotFound:
-            pass
-    if cfg.get("policy_oids") is not None:
-        e = policy_oids_extension(cfg.get("policy_oids"), bool(cfg.get("policy_oids_critical")))
-        exts[e.oid.dotted_string] = e
-    tpl.extensions = list(exts.values())
-    # subject: -subject ("/" = none), else CSR's, else (kur, or ir/cr without SANs) the reference cert's
+        names, san_critical = parse_sans(sans)  # "critical" alone only sets the flag
+    # subject: -subject ("/" = none), else the CSR's, else (kur, or ir/cr without SANs given by
+    # -sans or -reqexts; those copied from the reference certificate do not count) the reference cert's
     subj = cfg.get("subject")
     if subj is not None:
         name = _dn(cfg, "subject")
         tpl.subject = name if name != b"\x30\x00" else None
     elif csr is not None:
         tpl.subject = csr.subject.public_bytes()
-    elif ref is not None and (s.cmd == "kur" or san_oid not in exts):
+    elif ref is not None and (s.cmd == "kur" or not (names or reqexts_san)):
         tpl.subject = ref.subject.public_bytes()
+    # RFC 5280 4.2.1.6: the SAN extension is critical when the subject is empty (as openssl)
+    critical = san_critical or tpl.subject is None
+    san = None
+    if names:
+        san = x509.Extension(x509.SubjectAlternativeName.oid, critical, x509.SubjectAlternativeName(names))
+    elif not reqexts_san and ref is not None and not cfg.get("san_nodefault"):
+        try:
+            copied = ref.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            san = x509.Extension(copied.oid, critical, copied.value)
+        except x509.ExtensionNotFound:
+            pass
+    ordered = list(exts.values())
+    if san is not None:  # openssl 3.0 would keep a SAN of the CSR as a second one: cmpkit replaces it
+        ordered = [san] + [e for e in ordered if e.oid.dotted_string != san_oid]
+    if cfg.get("policy_oids") is not None:
+        e = policy_oids_extension(cfg.get("policy_oids"), bool(cfg.get("policy_oids_critical")))
+        ordered = [e] + [o for o in ordered if o.oid.dotted_string != e.oid.dotted_string]
+    tpl.extensions = ordered
     # issuer: -issuer ("/" = none), else the reference certificate's issuer
     iss = cfg.get("issuer")
     if iss is not None:
