@@ -180,6 +180,8 @@ TEMPLATE_CASES = {  # name -> args (besides -newkey); item 2 (subject fallback),
                                                 "-subject", "/CN=x", "-policy_oids", "1.2.3.4"],
     "ir_oldcert_sans_given": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
                                              "-sans", "b.example"],
+    "ir_oldcert_null_subject": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
+                                               "-subject", "/"],  # also item 6: the sender
     "ir_oldcert_sans_critical_flag": lambda p, san: ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(p), "-oldcert", san,
                                                      "-sans", "critical"],
 }
@@ -192,3 +194,46 @@ def test_template_subject_and_sans_as_openssl(pki, tmp_path, openssl, clientsan,
     assert_same(res)
     if case in ("ir_cert_with_sans", "cr_oldcert_with_sans", "ir_oldcert_sans_policies"):
         assert res["openssl"][0] == 0  # item 2: the reference cert's subject in the template
+
+
+# ---------------------------------------------------------------- 6: the sender
+def _csr_file(pki, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from .pki import name
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name("csrsubj")).sign(pki.objs["new_key"],
+                                                                                     hashes.SHA256())
+    f = tmp_path / "req.csr"
+    f.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    return str(f)
+
+
+def test_sender_is_oldcert_subject_before_subject(pki, tmp_path):
+    base = dict(secret="pass:x", ref="1", newkey=pki.path("new_key"), certout=str(tmp_path / "o.pem"))
+    for cmd in ("kur", "ir", "rr"):
+        s = settings(cmd=cmd, oldcert=pki.path("client"), subject="/CN=Subj", **base)
+        assert format_dn(s.sender) == "/CN=client", cmd
+    assert format_dn(settings(cmd="ir", subject="/CN=Subj", **base).sender) == "/CN=Subj"
+    assert settings(cmd="genm", subject="/CN=Subj", **base).sender is None  # 3.0: -subject only for ir/cr/kur
+
+
+SENDER_CASES = {
+    "kur_oldcert_subject": ["-cmd", "kur", "-oldcert", "client", "-subject", "/CN=Subj"],
+    "ir_oldcert_subject": ["-cmd", "ir", "-oldcert", "client", "-subject", "/CN=Subj"],
+    "rr_oldcert_subject": ["-cmd", "rr", "-oldcert", "client", "-subject", "/CN=Subj"],
+    "p10cr_subject": ["-cmd", "p10cr", "-csr", "CSR", "-subject", "/CN=Subj"],
+    "rr_csr_subject": ["-cmd", "rr", "-csr", "CSR", "-subject", "/CN=Subj"],
+    "genm_subject": ["-cmd", "genm", "-subject", "/CN=Subj"],
+    "ir_csr_subject": ["-cmd", "ir", "-csr", "CSR", "-subject", "/CN=Subj"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(SENDER_CASES))
+def test_sender_as_openssl(pki, tmp_path, openssl, case):
+    args = [pki.path(a) if a == "client" else _csr_file(pki, tmp_path) if a == "CSR" else a
+            for a in SENDER_CASES[case]]
+    res = both(pki, tmp_path, [*PBM, *SRV_PBM, *_srv_sig(pki), *args, "-newkey", pki.path("new_key")],
+               certout=args[1] != "genm" and args[1] != "rr")
+    assert_same(res)
+    if case.endswith("oldcert_subject"):
+        assert res["cmpkit"][2]["sender"] == "/CN=client"

@@ -213,11 +213,13 @@ def build_client_settings(cfg, loader: Loader):
         log.warning("-newkey option is ignored for 'p10cr', 'rr', and 'genm' commands")
 
     # ---- header names: sender and recipient
+    # the subject of -cert, else of -oldcert (man page: even with -subject; openssl 3.0 also for
+    # p10cr and rr, not for genm), else -subject for ir/cr/kur (3.0 ignores it for the others)
     if s.cert is not None:
         s.sender = x509.load_der_x509_certificate(s.cert).subject.public_bytes()
-    elif s.old_cert is not None and cfg.get("subject") is None:
+    elif s.old_cert is not None:
         s.sender = x509.load_der_x509_certificate(s.old_cert).subject.public_bytes()
-    elif cfg.get("subject") is not None:
+    elif cfg.get("subject") is not None and enroll:
         s.sender = _dn(cfg, "subject")
     s.recipient = _recipient(cfg, s)
     if cfg.get("geninfo"):
