@@ -46,10 +46,9 @@ def decode_request(path) -> dict:
                     exts.append((e.oid.dotted_string, e.critical, e.value.public_bytes()))
             out["requests"].append({"subject": _name(t.subject), "issuer": _name(t.issuer),
                                     "publicKey": t.public_key, "extensions": exts, "oldCertID": r.old_cert_id,
-                                    "popo": r.popo,
-                                    # keyEncipherment and raVerified have no signature: compare them whole
-                                    "popoDER": None if r.popo == "signature" else
-                                    bytes(r.cert_request_der)})
+                                    "popo": r.popo})
+        # without a POPO signature (raVerified, keyEncipherment) the body has no random part
+        out["bodyDER"] = None if any(r.popo == "signature" for r in reqs) else bytes(msg.body_content)
     return out
 
 
@@ -237,3 +236,25 @@ def test_sender_as_openssl(pki, tmp_path, openssl, case):
     assert_same(res)
     if case.endswith("oldcert_subject"):
         assert res["cmpkit"][2]["sender"] == "/CN=client"
+
+
+# ---------------------------------------------------------------- 11: -popo 2 sent, the server decides
+def test_popo_keyenc_is_requested(pki, tmp_path):
+    s = settings(cmd="ir", secret="pass:x", ref="1", subject="/CN=x", newkey=pki.path("new_key"), popo=2,
+                 certout=str(tmp_path / "o.pem"))
+    assert s.popo == bodies.POPO_KEYENC
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cmd", ["ir", "kur"])
+def test_popo_keyenc_as_openssl(pki, tmp_path, openssl, cmd):
+    """openssl 3.0 sends keyEncipherment [2] subsequentMessage encrCert; both mock servers refuse
+    it (badPOP, "unsupported popo method"), so both clients fail on the answer, not before sending."""
+    ref = ["-subject", "/CN=x"] if cmd == "ir" else ["-oldcert", pki.path("client")]
+    res = both(pki, tmp_path, ["-cmd", cmd, *PBM, *SRV_PBM, *_srv_sig(pki), *ref, "-newkey", pki.path("new_key"),
+                               "-popo", "2"])
+    assert_same(res)
+    (req,) = res["cmpkit"][2]["requests"]
+    assert req["popo"] == "keyEncipherment"
+    assert res["cmpkit"][2]["bodyDER"].endswith(bytes.fromhex("a203810100"))  # [2] subsequentMessage encrCert
+    assert "unsupported popo method" in res["cmpkit"][1]

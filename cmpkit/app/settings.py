@@ -190,8 +190,6 @@ def build_client_settings(cfg, loader: Loader):
                                   "just public key" + (", and -key option superseded by -csr" if key_src else ""))
             if key_src is None:
                 raise ConfigError("missing -newkey (or -key) option for key to be certified and for POPO")
-        if s.popo == 2:
-            raise ConfigError("-popo 2 (KEYENC) is not supported")
         if newkey_src is not None:
             try:
                 s.newkey_signer = loader.key(newkey_src, cfg.get("newkeypass"),
