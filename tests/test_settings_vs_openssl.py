@@ -258,3 +258,33 @@ def test_popo_keyenc_as_openssl(pki, tmp_path, openssl, cmd):
     assert req["popo"] == "keyEncipherment"
     assert res["cmpkit"][2]["bodyDER"].endswith(bytes.fromhex("a203810100"))  # [2] subsequentMessage encrCert
     assert "unsupported popo method" in res["cmpkit"][1]
+
+
+# ---------------------------------------------------------------- 16: -secret with a -cert/-key that do not match
+def test_secret_with_mismatching_cert_and_key(pki, tmp_path):
+    from cmpkit.app.settings import _spki
+    s = settings(cmd="ir", secret="pass:x", ref="1", cert=pki.path("client"), key=pki.path("server_key"),
+                 newkey=pki.path("new_key"), certout=str(tmp_path / "o.pem"))
+    assert s.template.public_key == _spki(pki.objs["new_key"].public_key())
+    # without -newkey the template holds the reference certificate's key (man page -newkey), -key signs
+    s = settings(cmd="ir", secret="pass:x", ref="1", cert=pki.path("client"), key=pki.path("new_key"),
+                 certout=str(tmp_path / "o.pem"))
+    assert s.template.public_key == _spki(pki.objs["client"].public_key())
+
+
+MISMATCH_CASES = {  # the first succeeds with openssl; the others reach the server, which refuses the POPO
+    "newkey": lambda p: [*PBM, "-cert", p.path("client"), "-key", p.path("server_key"), "-newkey", p.path("new_key")],
+    "key_as_newkey": lambda p: [*PBM, "-cert", p.path("client"), "-key", p.path("new_key")],
+    "oldcert_key": lambda p: ["-cert", p.path("client"), "-key", p.path("client_key"), "-srvcert", p.path("server"),
+                              "-oldcert", p.path("issued")],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(MISMATCH_CASES))
+def test_secret_with_mismatching_cert_and_key_as_openssl(pki, tmp_path, openssl, case):
+    res = both(pki, tmp_path, ["-cmd", "ir", *SRV_PBM, *_srv_sig(pki), *MISMATCH_CASES[case](pki)])
+    assert_same(res)
+    if case == "newkey":
+        assert res["cmpkit"][0] == 0
+        assert "-cert and -key not used for protection since -secret is given" in res["cmpkit"][1]

@@ -118,8 +118,8 @@ def build_client_settings(cfg, loader: Loader):
     cert_extras = []  # the further certificates of the -cert source, untrusted as -untrusted
     if cert_src is not None:
         s.cert, cert_extras = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
-        if s.signer is not None:
-            from ..core.keys import check_key_matches_cert
+        if s.signer is not None and s.secret is None:  # with -secret they do not protect: openssl
+            from ..core.keys import check_key_matches_cert  # does not check that they match
             check_key_matches_cert(s.signer, s.cert, "-cert and -key")
         own = []
         if cfg.get("own_trusted"):
@@ -294,13 +294,17 @@ def _template(cfg, loader, s):
         ref = x509.load_der_x509_certificate(s.cert)
     csr = x509.load_der_x509_csr(s.csr) if s.csr is not None else None
     tpl = bodies.Template()
-    # public key: -newkey, else -key, else the CSR's, else the reference certificate's
-    if s.newkey_public is not None:
+    # public key (man page -newkey): -newkey, else the CSR's, else the reference certificate's,
+    # else -key's (which signs the POPO all the same: with a -key that does not match -cert, as
+    # openssl 3.0, the server sees the mismatch)
+    if s.newkey_public is not None and cfg.get("newkey") is not None:
         tpl.public_key = _spki(s.newkey_public)
     elif csr is not None:
         tpl.public_key = _spki(csr.public_key())
     elif ref is not None:
         tpl.public_key = _spki(ref.public_key())
+    elif s.newkey_public is not None:
+        tpl.public_key = _spki(s.newkey_public)
     # extensions in openssl 3.0's order (crm_new: each further one is put first): the CSR's,
     # overridden by -reqexts/-policies; then SANs from -sans, else copied from the reference
     # certificate; then -policy_oids
