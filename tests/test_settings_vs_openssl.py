@@ -288,3 +288,25 @@ def test_secret_with_mismatching_cert_and_key_as_openssl(pki, tmp_path, openssl,
     if case == "newkey":
         assert res["cmpkit"][0] == 0
         assert "-cert and -key not used for protection since -secret is given" in res["cmpkit"][1]
+
+
+# ---------------------------------------------------------------- 15: unknown attribute types in names
+NAME_CASES = {  # option, value, openssl's word for the name in its warning
+    "recipient": ("-recipient", "/CN=Root CA/ABC=123", "recipient"),
+    "expect_sender": ("-expect_sender", "/CN=server.example/ABC=1", "expected sender"),
+    "subject": ("-subject", "/CN=x/ABC=1+DEF=2", "subject"),
+    "issuer": ("-issuer", "/CN=Issuing CA/ABC=1", "issuer"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(NAME_CASES))
+def test_unknown_name_attributes_skipped_as_openssl(pki, tmp_path, openssl, case):
+    option, value, desc = NAME_CASES[case]
+    subject = [] if option == "-subject" else ["-subject", "/CN=x"]
+    res = both(pki, tmp_path, ["-cmd", "ir", *PBM, *SRV_PBM, *_srv_sig(pki), option, value, *subject,
+                               "-newkey", pki.path("new_key")])
+    assert_same(res)
+    warning = f'Skipping unknown {desc} name attribute "'
+    assert warning in res["openssl"][1]
+    assert res["cmpkit"][1].count(warning) == res["openssl"][1].count(warning)  # each name parsed once

@@ -33,13 +33,22 @@ def plugin_option(cfg, name: str):
     return cfg.get(name) if name in cfg else None
 
 
+_parsed_dns: dict = {"cfg": None}  # the DN options of the last Config: parsed (and warned about) once
+
+
 def _dn(cfg, name: str):
     """DER of a DN option, None if unset; "/" gives the NULL-DN."""
     value = cfg.get(name)
     if value is None:
         return None
-    from ..core.names import parse_dn
-    return parse_dn(value, f"-{name}").public_bytes()
+    if _parsed_dns["cfg"] is not cfg:
+        _parsed_dns.clear()
+        _parsed_dns["cfg"] = cfg
+    if (name, value) not in _parsed_dns:
+        from ..core.names import parse_dn
+        desc = {"expect_sender": "expected sender"}.get(name, name)  # as openssl names them in warnings
+        _parsed_dns[(name, value)] = parse_dn(value, f"-{name}", desc).public_bytes()
+    return _parsed_dns[(name, value)]
 
 
 def _spki(public_key) -> bytes:
