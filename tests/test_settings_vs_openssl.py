@@ -126,6 +126,27 @@ def test_extracerts_hold_the_signer_chain_as_openssl(pki, tmp_path, openssl, unt
     assert res["cmpkit"][2]["extraCerts"] == want
 
 
+
+def test_unprotected_requests_carry_no_signer_cert(pki, tmp_path):
+    s = settings(cmd="cr", cert=pki.path("client"), key=pki.path("client_key"), untrusted=pki.path("chain"),
+                 unprotected_requests=True, srvcert=pki.path("server"), newkey=pki.path("new_key"),
+                 certout=str(tmp_path / "o.pem"))
+    assert s.cert is None and s.cert_chain == [] and format_dn(s.sender) == "/CN=client"
+    assert _subject(s.template) == "/CN=client"  # -cert still the reference certificate
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ref", [[], ["-ref", "99"]], ids=["no_ref", "ref"])
+def test_unprotected_requests_extracerts_and_senderkid_as_openssl(pki, tmp_path, openssl, ref):
+    """openssl 3.0 adds the signer's chain only to signed requests; unprotected ones carry
+    -extracerts only, and -ref (if any) as senderKID."""
+    args = ["-cmd", "cr", "-unprotected_requests", "-cert", pki.path("client"), "-key", pki.path("client_key"),
+            "-untrusted", pki.path("chain"), "-extracerts", pki.path("root"), "-srvcert", pki.path("server"),
+            *SRV_PBM, *_srv_sig(pki), "-newkey", pki.path("new_key"), *ref]
+    res = both(pki, tmp_path, args)
+    assert_same(res)
+    assert res["cmpkit"][2]["extraCerts"] == [der(pki.objs["root"])]
+
 # ---------------------------------------------------------------- 2, 12: template subject and SANs
 @pytest.fixture
 def clientsan(pki, tmp_path):

@@ -244,6 +244,10 @@ def build_client_settings(cfg, loader: Loader):
     msg_timeout = plugin_option(cfg, "msg_timeout")  # the http plugin's
     if total and msg_timeout and total > 0 and msg_timeout > 0 and total < msg_timeout:
         raise ConfigError(f"-total_timeout argument = {total} must not be < {msg_timeout} (-msg_timeout)")
+    if s.unprotected_requests:
+        # -cert served as a default above (sender, template); unprotected requests carry neither it
+        # nor its chain in extraCerts, and -ref (if any) as senderKID, not its key id (openssl 3.0)
+        s.cert, s.cert_chain = None, []
     return s
 
 
