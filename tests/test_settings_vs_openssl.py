@@ -83,10 +83,6 @@ def settings(**values):
     return build_client_settings(cfg, Loader(cfg))
 
 
-def subjects(certs):
-    return [x509.load_der_x509_certificate(c).subject.rfc4514_string() for c in certs]
-
-
 def der(cert):
     from cryptography.hazmat.primitives import serialization
     return cert.public_bytes(serialization.Encoding.DER)
