@@ -33,13 +33,22 @@ def plugin_option(cfg, name: str):
     return cfg.get(name) if name in cfg else None
 
 
+_parsed_dns: dict = {"cfg": None}  # the DN options of the last Config: parsed (and warned about) once
+
+
 def _dn(cfg, name: str):
     """DER of a DN option, None if unset; "/" gives the NULL-DN."""
     value = cfg.get(name)
     if value is None:
         return None
-    from ..core.names import parse_dn
-    return parse_dn(value, f"-{name}").public_bytes()
+    if _parsed_dns["cfg"] is not cfg:
+        _parsed_dns.clear()
+        _parsed_dns["cfg"] = cfg
+    if (name, value) not in _parsed_dns:
+        from ..core.names import parse_dn
+        desc = {"expect_sender": "expected sender"}.get(name, name)  # as openssl names them in warnings
+        _parsed_dns[(name, value)] = parse_dn(value, f"-{name}", desc).public_bytes()
+    return _parsed_dns[(name, value)]
 
 
 def _spki(public_key) -> bytes:
@@ -115,22 +124,25 @@ def build_client_settings(cfg, loader: Loader):
         s.signer = loader.key(key_src, cfg.get("keypass"), "private key for CMP client certificate (-key)")
     if secret_arg is None and cfg.get("srvcert") is None and cfg.get("trusted") is None:
         log.warning("will not authenticate server due to missing -secret, -trusted, or -srvcert")
+    cert_extras = []  # the further certificates of the -cert source, untrusted as -untrusted
     if cert_src is not None:
-        s.cert, s.cert_chain = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
-        if s.signer is not None:
-            from ..core.keys import check_key_matches_cert
+        s.cert, cert_extras = loader.cert(cert_src, "CMP client certificate (-cert)", cfg.get("keypass"))
+        if s.signer is not None and s.secret is None:  # with -secret they do not protect: openssl
+            from ..core.keys import check_key_matches_cert  # does not check that they match
             check_key_matches_cert(s.signer, s.cert, "-cert and -key")
+        own = []
         if cfg.get("own_trusted"):
             own = loader.certs_option("own_trusted", "trusted certs for the own CMP signer cert (-own_trusted)")
-            loader.verification_policy().verify_chain(s.cert, s.cert_chain + loader_untrusted(cfg, loader), own,
+            loader.verification_policy().verify_chain(s.cert, cert_extras + loader_untrusted(cfg, loader), own,
                                       purpose=None, check_status=True)
+        s.cert_chain = own_chain(s.cert, loader_untrusted(cfg, loader) + cert_extras + own)
     s.extracerts = loader.certs_option("extracerts", "extra certificates (-extracerts)")
     from ..core.algs import digest_name, mac_name
     s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
     s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
 
     # ---- server authentication (setup_verification_ctx)
-    s.untrusted = loader_untrusted(cfg, loader) + s.cert_chain
+    s.untrusted = list(dict.fromkeys(loader_untrusted(cfg, loader) + cert_extras))
     if cfg.get("srvcert") is not None:
         s.srvcert, _ = loader.cert(cfg.get("srvcert"), "directly trusted CMP server certificate (-srvcert)",
                                    cfg.get("otherpass"))
@@ -187,8 +199,6 @@ def build_client_settings(cfg, loader: Loader):
                                   "just public key" + (", and -key option superseded by -csr" if key_src else ""))
             if key_src is None:
                 raise ConfigError("missing -newkey (or -key) option for key to be certified and for POPO")
-        if s.popo == 2:
-            raise ConfigError("-popo 2 (KEYENC) is not supported")
         if newkey_src is not None:
             try:
                 s.newkey_signer = loader.key(newkey_src, cfg.get("newkeypass"),
@@ -210,11 +220,13 @@ def build_client_settings(cfg, loader: Loader):
         log.warning("-newkey option is ignored for 'p10cr', 'rr', and 'genm' commands")
 
     # ---- header names: sender and recipient
+    # the subject of -cert, else of -oldcert (man page: even with -subject; openssl 3.0 also for
+    # p10cr and rr, not for genm), else -subject for ir/cr/kur (3.0 ignores it for the others)
     if s.cert is not None:
         s.sender = x509.load_der_x509_certificate(s.cert).subject.public_bytes()
-    elif s.old_cert is not None and cfg.get("subject") is None:
+    elif s.old_cert is not None:
         s.sender = x509.load_der_x509_certificate(s.old_cert).subject.public_bytes()
-    elif cfg.get("subject") is not None:
+    elif cfg.get("subject") is not None and enroll:
         s.sender = _dn(cfg, "subject")
     s.recipient = _recipient(cfg, s)
     if cfg.get("geninfo"):
@@ -232,11 +244,36 @@ def build_client_settings(cfg, loader: Loader):
     msg_timeout = plugin_option(cfg, "msg_timeout")  # the http plugin's
     if total and msg_timeout and total > 0 and msg_timeout > 0 and total < msg_timeout:
         raise ConfigError(f"-total_timeout argument = {total} must not be < {msg_timeout} (-msg_timeout)")
+    if s.unprotected_requests:
+        # -cert served as a default above (sender, template); unprotected requests carry neither it
+        # nor its chain in extraCerts, and -ref (if any) as senderKID, not its key id (openssl 3.0)
+        s.cert, s.cert_chain = None, []
     return s
 
 
 def loader_untrusted(cfg, loader) -> list:
     return loader.certs_option("untrusted", "untrusted certificates (-untrusted)")
+
+
+def own_chain(cert: bytes, pool: list) -> list:
+    """The chain of the own CMP signer certificate sent after it in extraCerts, as openssl's
+    OSSL_CMP_CTX_build_cert_chain (X509_build_chain from -untrusted, the further certificates of
+    -cert and -own_trusted): its issuers as far as ``pool`` has them, without self-signed ones."""
+    from ..core.client import build_chain
+    return [c for c in build_chain(cert, pool) if not _self_signed(c)]
+
+
+def _self_signed(cert_der: bytes) -> bool:
+    """Subject and issuer equal and the certificate's own key verifies it (X509_self_signed)."""
+    from cryptography import x509
+    c = x509.load_der_x509_certificate(cert_der)
+    if c.subject != c.issuer:
+        return False
+    try:
+        c.verify_directly_issued_by(c)
+    except Exception:  # noqa: BLE001 - any failure: not self-signed
+        return False
+    return True
 
 
 def _recipient(cfg, s) -> Optional[bytes]:
@@ -270,19 +307,27 @@ def _template(cfg, loader, s):
         ref = x509.load_der_x509_certificate(s.cert)
     csr = x509.load_der_x509_csr(s.csr) if s.csr is not None else None
     tpl = bodies.Template()
-    # public key: -newkey, else -key, else the CSR's, else the reference certificate's
-    if s.newkey_public is not None:
+    # public key (man page -newkey): -newkey, else the CSR's, else the reference certificate's,
+    # else -key's (which signs the POPO all the same: with a -key that does not match -cert, as
+    # openssl 3.0, the server sees the mismatch)
+    if s.newkey_public is not None and cfg.get("newkey") is not None:
         tpl.public_key = _spki(s.newkey_public)
     elif csr is not None:
         tpl.public_key = _spki(csr.public_key())
     elif ref is not None:
         tpl.public_key = _spki(ref.public_key())
-    # extensions: CSR's, overridden by -reqexts/-policies; SANs from -sans or the reference cert
+    elif s.newkey_public is not None:
+        tpl.public_key = _spki(s.newkey_public)
+    # extensions in openssl 3.0's order (crm_new: each further one is put first): the CSR's,
+    # overridden by -reqexts/-policies; then SANs from -sans, else copied from the reference
+    # certificate; then -policy_oids
     exts = {}
     if csr is not None:
         for e in csr.extensions:
             exts[e.oid.dotted_string] = e
     conf = _conf(cfg)
+    reqexts_san = False
+    san_oid = x509.SubjectAlternativeName.oid.dotted_string
     for opt in ("reqexts", "policies"):
         section = cfg.get(opt)
         if section is not None:
@@ -290,36 +335,43 @@ def _template(cfg, loader, s):
                 raise ConfigError(f"-{opt} needs a config file with section [{section}]")
             for e in extensions_from_section(conf, section, f"-{opt}", public_key=s.newkey_public):
                 exts[e.oid.dotted_string] = e
+                reqexts_san = reqexts_san or e.oid.dotted_string == san_oid
     if cfg.get("policies") is not None and cfg.get("policy_oids") is not None:
         raise ConfigError("cannot have policies both via -policies and via -policy_oids")
-    san_oid = x509.SubjectAlternativeName.oid.dotted_string
+    names, san_critical = [], False
     sans = cfg.get("sans")
     if sans is not None:
-        if san_oid in exts and cfg.get("reqexts") is not None:
+        if reqexts_san:
             raise ConfigError("cannot have Subject Alternative Names both via -reqexts and via -sans")
-        names, critical = parse_sans(sans)
-        if names:  # "critical" alone only sets a flag for no names: no extension, as openssl
-            exts[san_oid] = x509.Extension(x509.SubjectAlternativeName.oid, critical,
-                                           x509.SubjectAlternativeName(names))
-    elif san_oid not in exts and ref is not None and not cfg.get("san_nodefault"):
-        try:
-            e = ref.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-            exts[san_oid] = e
-        except x509.ExtensionNotFound:
-            pass
-    if cfg.get("policy_oids") is not None:
-        e = policy_oids_extension(cfg.get("policy_oids"), bool(cfg.get("policy_oids_critical")))
-        exts[e.oid.dotted_string] = e
-    tpl.extensions = list(exts.values())
-    # subject: -subject ("/" = none), else CSR's, else (kur, or ir/cr without SANs) the reference cert's
+        names, san_critical = parse_sans(sans)  # "critical" alone only sets the flag
+    # subject: -subject ("/" = none), else the CSR's, else (kur, or ir/cr without SANs given by
+    # -sans or -reqexts; those copied from the reference certificate do not count) the reference cert's
     subj = cfg.get("subject")
     if subj is not None:
         name = _dn(cfg, "subject")
         tpl.subject = name if name != b"\x30\x00" else None
     elif csr is not None:
         tpl.subject = csr.subject.public_bytes()
-    elif ref is not None and (s.cmd == "kur" or san_oid not in exts):
+    elif ref is not None and (s.cmd == "kur" or not (names or reqexts_san)):
         tpl.subject = ref.subject.public_bytes()
+    # RFC 5280 4.2.1.6: the SAN extension is critical when the subject is empty (as openssl)
+    critical = san_critical or tpl.subject is None
+    san = None
+    if names:
+        san = x509.Extension(x509.SubjectAlternativeName.oid, critical, x509.SubjectAlternativeName(names))
+    elif not reqexts_san and ref is not None and not cfg.get("san_nodefault"):
+        try:
+            copied = ref.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            san = x509.Extension(copied.oid, critical, copied.value)
+        except x509.ExtensionNotFound:
+            pass
+    ordered = list(exts.values())
+    if san is not None:  # openssl 3.0 would keep a SAN of the CSR as a second one: cmpkit replaces it
+        ordered = [san] + [e for e in ordered if e.oid.dotted_string != san_oid]
+    if cfg.get("policy_oids") is not None:
+        e = policy_oids_extension(cfg.get("policy_oids"), bool(cfg.get("policy_oids_critical")))
+        ordered = [e] + [o for o in ordered if o.oid.dotted_string != e.oid.dotted_string]
+    tpl.extensions = ordered
     # issuer: -issuer ("/" = none), else the reference certificate's issuer
     iss = cfg.get("issuer")
     if iss is not None:

@@ -148,14 +148,22 @@ def name_attribute(type_name: str, value: str, what: str):
         raise ConfigError(f"{what}: bad value for {type_name}: {exc}") from None
 
 
-def parse_dn(text: str, what: str):
+MULTI_VALUE_HINT = ("a '+' in a value string needs be escaped using '\\' else a new member of a "
+                    "multi-valued RDN is expected")
+
+
+def parse_dn(text: str, what: str, desc: Optional[str] = None):
     """The ``x509.Name`` written as ``/type0=value0/type1=value1+type2=value2`` ("/" = empty name).
 
     Types are OpenSSL short or long names (CN, commonName, O, emailAddress, ...) or dotted
     OIDs; a backslash escapes the next character; ``+`` starts another member of the same
     RDN; an attribute with an empty value is left out (with a warning), as openssl does.
+    An attribute of an unknown type is left out with openssl's warning (apps' parse_name)
+    ``Skipping unknown <desc> name attribute "<type>"`` (one line, with its hint about '+').
 
     :param what: the option for messages, e.g. ``"-subject"``.
+    :param desc: what openssl calls the name in that warning ("subject", "expected sender" ...);
+        by default ``what`` without its dash.
     :raises ConfigError: a one-line message naming ``what`` and the problem.
     """
     from cryptography import x509
@@ -187,17 +195,14 @@ def parse_dn(text: str, what: str):
             value.append(c)
             i += 1
         i += 1  # the '/' or '+'
+        if attribute_oid(type_name) is None:  # openssl checks the type first, then the value
+            log.warning('Skipping unknown %s name attribute "%s"%s', desc or what.lstrip("-"), type_name,
+                        f"; hint: {MULTI_VALUE_HINT}" if is_multi else "")
+            continue
         if not value:
-            if attribute_oid(type_name) is None:
-                name_attribute(type_name, "", what)  # raises: unknown type
             log.warning("%s: no value given for name attribute '%s'; skipped", what, type_name)
             continue
-        try:
-            attr = name_attribute(type_name, "".join(value), what)
-        except ConfigError as exc:
-            if is_multi and attribute_oid(type_name) is None:
-                raise ConfigError(f"{exc} (a '+' in a value must be escaped as '\\+')") from None
-            raise
+        attr = name_attribute(type_name, "".join(value), what)
         if is_multi and rdns:
             rdns[-1].append(attr)
         else:
