@@ -24,8 +24,9 @@ which of messageTime/transactionID/senderNonce/recipNonce are present; names sho
 with a digest of their DER, so that string types count too), protection present or not,
 extraCerts as a list of certificates, and the body: each CertReqMsg's certReqId, CertTemplate
 (subject, issuer, public key, serial, validity as present/absent and its length in days,
-extensions), oldCertID, POPO type and algorithm; the PKCS#10 request of a p10cr; the RevDetails and reason of an rr; the InfoTypeAndValues of a
-genm; certConf entries (certHash, certReqId, status and failure bits); pollReq ids.
+extensions), oldCertID, POPO type and algorithm; the PKCS#10 request of a p10cr; the
+RevDetails and reason of an rr; the InfoTypeAndValues of a genm; certConf entries (certHash,
+certReqId, status and failure bits); pollReq ids.
 
 Masked as cosmetic, because they differ from run to run or carry no meaning:
 - nonces, transactionID and messageTime values (random or the clock; only presence is
