@@ -23,7 +23,7 @@ from cmpkit.errors import ConfigError, CredentialError, TransferError
 from cmpkit_http import plugin
 from cmpkit.app.credentials import Loader
 from cmpkit_http.client import HttpTransport, parse_server, proxy_for, proxy_origin
-from cmpkit_http.server import CmpHttpServer, Limits, der_sequence_length, limits_of, make_server
+from cmpkit_http.server import CmpHttpServer, Limits, der_sequence_length, limits_of, make_server, request_path
 
 from .pki import ec_key, make_cert, pem_cert, pem_key
 from .tools import bundled_options
@@ -402,8 +402,8 @@ def test_server_survives_truncated_request_and_handler_failure():
     assert calls == [seq(b"boom"), seq(b"ok")]
 
 
-def test_server_answers_any_path_and_http_1_0_keep_alive(srv):
-    request = (b"POST /some/alias HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/pkixcmp\r\n"
+def test_server_answers_http_1_0_keep_alive(srv):
+    request = (b"POST /pkix/ HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/pkixcmp\r\n"
                b"Content-Length: 4\r\n\r\n" + seq(b""))
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
         for _ in range(2):  # two requests on one connection
@@ -416,6 +416,44 @@ def test_server_answers_any_path_and_http_1_0_keep_alive(srv):
             assert b"200 OK" in answer and b"Connection: keep-alive" in answer
             assert b"Content-Type: application/pkixcmp" in answer
     assert srv.connections == 1
+
+
+# the paths as openssl 3.0's http_server_get_asn1_req() derives them (checked against openssl
+# cmp -port by tests/test_http_paths.py): None is a 400, a path not in SERVED_PATHS a 404
+@pytest.mark.parametrize("target,path", [
+    (b"/", ""), (b"/pkix/", "pkix/"), (b"//pkix//", "pkix/"), (b"/pkix///", "pkix/"), (b"///", ""),
+    (b"/%70kix/", "pkix/"), (b"/%2Fpkix/", "pkix/"), (b"/%00", ""), (b"/a%00b", "a"),
+    (b"/pkix%2F%2F", "pkix//"), (b"/pkix/%2f", "pkix//"),     # the trailing '//' is looked for before decoding
+    (b"/pkix", "pkix"), (b"/PKIX/", "PKIX/"), (b"/pkix/?q=1", "pkix/?q=1"), (b"/./pkix/", "./pkix/"),
+    (b"pkix/", None), (b"http://host/pkix/", None), (b"/%7", None), (b"/pkix/%", None), (b"/%zz", None),
+])
+def test_request_path_as_openssl(target, path):
+    assert request_path(target) == path
+
+
+@pytest.mark.parametrize("target,status", [
+    (b"/", b"200"), (b"/pkix/", b"200"), (b"//pkix//", b"200"), (b"/%70kix/", b"200"),
+    (b"/pkix", b"404"), (b"/PKIX/", b"404"), (b"/Pkix/", b"404"), (b"/foo", b"404"), (b"/pkix/x", b"404"),
+    (b"/.well-known/cmp", b"404"), (b"pkix/", b"400"), (b"/%7", b"400"),
+])
+def test_server_serves_only_the_empty_path_and_pkix(srv, target, status):
+    answer = raw(srv.port, post(seq(b"x"), path=target.decode()))
+    assert answer.split(b" ")[1] == status
+    if status == b"200":
+        assert answer.endswith(seq(seq(b"x")))
+    else:
+        assert answer.endswith(b"\r\n\r\n")  # no body, the connection closed (raw() read to the end)
+    assert srv.messages == (0 if status == b"400" else 1)  # a 404 counts for -max_msgs, as with openssl
+
+
+def test_a_refused_path_counts_for_max_msgs_as_with_openssl():
+    server = CmpHttpServer(0, echo, max_msgs=2, host="127.0.0.1")
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    assert raw(server.port, post(seq(b"a"), path="/foo")).startswith(b"HTTP/1.1 404 Not Found")
+    assert raw(server.port, post(seq(b"b"), path="/pkix/")).endswith(seq(seq(b"b")))
+    thread.join(10)
+    assert not thread.is_alive() and server.messages == 2
 
 
 def test_concurrent_clients(srv):

@@ -4,9 +4,17 @@ Like ``openssl cmp -port``, it listens on all interfaces (IPv6 and IPv4 where po
 prints ``ACCEPT <addr>:<port> PID=<pid>`` on stdout once it accepts connections (``-port 0``
 picks a free port), and answers each POST with ``Content-Type: application/pkixcmp``.
 Unlike openssl's it serves several clients at once (one asyncio loop; the handler answers
-one request at a time),
-accepts any request path, and may serve HTTPS with the cmpkit extension options
+one request at a time), and may serve HTTPS with the cmpkit extension options
 ``-srv_tls_cert``/``-srv_tls_key``/``-srv_tls_keypass``.
+
+Like openssl's (3.0, ``apps/lib/http_server.c`` and ``cmp_server()`` in ``apps/cmp.c``) it
+serves only the paths in :data:`SERVED_PATHS`, so that a client is tested against the path it
+will use: the request target must begin with ``/`` (else ``400``), is %-decoded (a malformed
+escape is ``400``), loses that ``/``, any further leading ``/`` and a doubled trailing ``/``,
+and must then be, case-sensitively, empty or ``pkix/`` (``POST /``, ``POST /pkix/``,
+``POST //pkix//`` and ``POST /%70kix/`` are served; ``/pkix``, ``/PKIX/``, ``/pkix/?q`` are
+not). Another path gets ``404 Not Found``, checked after the body was read and found DER as
+openssl does, and, as with openssl, counts as a message for ``-max_msgs``.
 
 Requests that are not a single DER SEQUENCE, lack a Content-Length or exceed
 :data:`MAX_REQUEST` bytes get ``400 Bad Request`` (and the connection is closed), other
@@ -39,6 +47,8 @@ MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100  # header lines, as http.client allows
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HEX = b"0123456789abcdefABCDEF"
+SERVED_PATHS = ("", "pkix/")  # what openssl cmp -port serves (apps/cmp.c), compared case-sensitively
 _OTHER_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}  # answered 405, others 501
 
 
@@ -53,6 +63,39 @@ def der_sequence_length(data: bytes) -> Optional[int]:
     if n == 0 or n > 4 or len(data) < 2 + n:
         return None
     return 2 + n + int.from_bytes(data[2:2 + n], "big")
+
+
+def request_path(target: bytes) -> Optional[str]:
+    """The path that openssl's HTTP server derives from a request target, None if it refuses it (400).
+
+    As ``http_server_get_asn1_req()``: the target must begin with ``/``, which is dropped; it is
+    %-decoded in place (a ``%`` not followed by two hex digits is an error); then every further
+    leading ``/`` is dropped and a trailing ``//`` (or ``///``...) shortened to one ``/``, that
+    last step on the buffer as it was before decoding, as openssl's C does.
+    """
+    if not target.startswith(b"/"):
+        return None
+    buf = bytearray(target[1:]) + b"\0"
+    end = len(buf) - 1  # openssl's 'end' stays at the end of the target as it was before decoding
+    out = i = 0
+    while i < end:
+        if buf[i] != 0x25:  # '%'
+            buf[out] = buf[i]
+            i += 1
+        elif i + 2 < end and buf[i + 1] in _HEX and buf[i + 2] in _HEX:
+            buf[out] = int(buf[i + 1:i + 3], 16)
+            i += 3
+        else:
+            return None
+        out += 1
+    buf[out] = 0
+    start = 0
+    while buf[start] == 0x2F:  # '/'
+        start += 1
+    while end >= start + 2 and buf[end - 2] == 0x2F and buf[end - 1] == 0x2F:
+        end -= 1
+    buf[end] = 0
+    return bytes(buf[start:buf.index(0, start)]).decode("latin-1")
 
 
 def _header_fields(block: bytes):
@@ -201,6 +244,10 @@ class _Connection(asyncio.Protocol):
             if method in _OTHER_METHODS:
                 return self._reject(405, "Method Not Allowed", f"{method}: only POST is served", ("Allow: POST",))
             return self._reject(501, "Not Implemented", f"unsupported method '{method[:20]}'")
+        path = request_path(words[1])
+        if path is None:
+            return self._reject(400, "Bad Request", f"request target does not begin with '/' or has a bad "
+                                f"%-escape: '{words[1][:60].decode('latin-1')}'")
         connection = headers.get("connection", "").lower()
         keep_alive = "close" not in connection and (minor >= 1 or "keep-alive" in connection)
         if headers.get("transfer-encoding"):
@@ -218,13 +265,22 @@ class _Connection(asyncio.Protocol):
             return self._reject(400, "Bad Request", f"request of {length} bytes exceeds {MAX_REQUEST} bytes")
         if minor >= 1 and headers.get("expect", "").lower() == "100-continue":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return line, length, keep_alive
+        return line, length, keep_alive, path
 
     def _answer(self, body: bytes):
-        line, length, keep_alive = self.request
+        line, length, keep_alive, path = self.request
         self.request = None
         if der_sequence_length(body) != length:
             return self._reject(400, "Bad Request", "request content is not one DER-encoded message")
+        if path not in SERVED_PATHS:
+            last = self.server.count_refused()
+            if last is None:
+                return self._reject(503, "Service Unavailable", "-max_msgs already reached")
+            self._reject(404, "Not Found", f"expecting empty path or 'pkix/' but got '{path[:60]}'")
+            if last:
+                log.info("handled %d messages (-max_msgs); stopping", self.server.messages)
+                self.server.stop_soon()
+            return
         response, last = self.server.answer(body)
         if last is None:
             return self._reject(503, "Service Unavailable", "-max_msgs already reached")
@@ -317,6 +373,14 @@ class CmpHttpServer:
         host = self.server_address[0]
         host = f"[{host}]" if ":" in host else host
         return f"ACCEPT {host}:{self.port} PID={os.getpid()}"
+
+    def count_refused(self) -> Optional[bool]:
+        """Count a request refused for its path as a message, as openssl does: whether it was the
+        last one by -max_msgs, None if -max_msgs was already reached."""
+        if self.max_msgs and self.messages >= self.max_msgs:
+            return None
+        self.messages += 1
+        return bool(self.max_msgs) and self.messages >= self.max_msgs
 
     def answer(self, request: bytes) -> tuple:
         """(the handler's response, whether it is the last one by -max_msgs).
