@@ -123,6 +123,23 @@ def test_extracerts_hold_the_signer_chain_as_openssl(pki, tmp_path, openssl, unt
 
 
 
+@pytest.mark.slow
+def test_a_self_signed_signer_cert_is_not_sent_as_openssl(pki, tmp_path, openssl):
+    """openssl adds the signer's certificate and chain with X509_ADD_FLAG_NO_SS: a self-signed
+    -cert is not in extraCerts (the server must trust it); -extracerts are sent as given."""
+    from .pki import make_cert, pem_cert
+    own = make_cert(pki.objs["new_key"], "self-signed client")
+    (tmp_path / "own.crt").write_bytes(pem_cert(own))
+    args = ["-cmd", "cr", "-cert", str(tmp_path / "own.crt"), "-key", pki.path("new_key"), "-srvcert",
+            pki.path("server"), *SRV_PBM, *_srv_sig(pki), "-newkey", pki.path("new_key"),
+            "-extracerts", pki.path("root")]
+    res = both(pki, tmp_path, args)
+    assert res["openssl"][2] is not None and res["openssl"][2]["extraCerts"] == [der(pki.objs["root"])]
+    assert res["cmpkit"][2]["extraCerts"] == res["openssl"][2]["extraCerts"]
+    res = both(pki, tmp_path, args[:-2])               # without -extracerts: nothing at all
+    assert res["cmpkit"][2]["extraCerts"] == res["openssl"][2]["extraCerts"] == []
+
+
 def test_unprotected_requests_carry_no_signer_cert(pki, tmp_path):
     s = settings(cmd="cr", cert=pki.path("client"), key=pki.path("client_key"), untrusted=pki.path("chain"),
                  unprotected_requests=True, srvcert=pki.path("server"), newkey=pki.path("new_key"),

@@ -374,11 +374,13 @@ class ClientMachine:
                                    " (or give -unprotected_requests)")
 
     def _extra_certs_out(self) -> list:
-        """The signer certificate first, then its chain, then -extracerts; no duplicates."""
+        """The signer certificate first, then its chain, then -extracerts; no duplicates. As
+        openssl (X509_ADD_FLAG_NO_SS), a self-signed signer certificate is not sent: a server
+        that trusts it has it already."""
         out = []
         s = self.s
-        seq = ([s.cert] if (s.cert is not None and s.secret is None) else []) + \
-            (list(s.cert_chain) if s.secret is None else []) + list(s.extracerts)
+        signer = [s.cert] if (s.cert is not None and s.secret is None and not _self_signed(s.cert)) else []
+        seq = signer + (list(s.cert_chain) if s.secret is None else []) + list(s.extracerts)
         for c in seq:
             if c not in out:
                 out.append(c)
