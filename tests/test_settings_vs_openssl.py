@@ -344,3 +344,18 @@ def test_unknown_name_attributes_skipped_as_openssl(pki, tmp_path, openssl, case
     warning = f'Skipping unknown {desc} name attribute "'
     assert warning in res["openssl"][1]
     assert res["cmpkit"][1].count(warning) == res["openssl"][1].count(warning)  # each name parsed once
+
+
+@pytest.mark.slow
+def test_kur_with_a_csr_and_no_reference_cert_as_openssl(pki, tmp_path, openssl):
+    """kur from a CSR alone: openssl sends it without an oldCertID control (the server decides:
+    its mock answers "missing certid"); cmpkit refused it locally before."""
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from .pki import name
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name("leaf")).sign(pki.objs["new_key"], hashes.SHA256())
+    (tmp_path / "req.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    res = both(pki, tmp_path, ["-cmd", "kur", *PBM, *SRV_PBM, "-csr", str(tmp_path / "req.csr"),
+                               "-newkey", pki.path("new_key")])
+    assert res["openssl"][2] is not None and res["openssl"][2]["requests"][0]["oldCertID"] is None
+    assert_same(res)

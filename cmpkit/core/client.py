@@ -521,9 +521,7 @@ class ClientMachine:
             return s.csr
         tpl = s.template or bodies.Template()
         old_id = None
-        if s.cmd == "kur":
-            if s.old_cert is None:
-                raise TransactionError("missing -oldcert or -cert for the certificate to update (kur)")
+        if s.cmd == "kur" and s.old_cert is not None:  # else (a -csr only) no oldCertID, as openssl
             from cryptography import x509
             old = x509.load_der_x509_certificate(s.old_cert)
             old_id = (directory_name(old.issuer.public_bytes()), old.serial_number)
