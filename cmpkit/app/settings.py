@@ -154,7 +154,6 @@ def build_client_settings(cfg, loader: Loader):
     s.ignore_keyusage = bool(cfg.get("ignore_keyusage"))
     s.unprotected_errors = bool(cfg.get("unprotected_errors"))
     s.policy = loader.verification_policy()
-    s.verify_options = getattr(s.policy, "options", None)
     if cfg.get("out_trusted"):
         s.out_trusted = loader.certs_option("out_trusted", "trusted certs for the new certificate (-out_trusted)")
         if not s.out_trusted:

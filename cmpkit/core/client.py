@@ -97,7 +97,6 @@ class ClientSettings:
     total_timeout: int = 0
     # verification (the policy object decides and is required to verify; see cmpkit.core.verify)
     policy: object = None
-    verify_options: object = None
 
 
 @dataclass

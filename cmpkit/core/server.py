@@ -59,8 +59,8 @@ class ServerSettings:
     ``failurebits`` wins over ``failure`` (one bit number), as in OpenSSL. ``ref_cert`` is the
     certificate whose issuer and serial kur (oldCertID) and rr must name; None means
     ``rsp_cert``, which is what OpenSSL 3.0/3.1 compare with. ``policy`` validates client
-    certificates (``verify_chain(cert, untrusted, trusted, purpose=None)``), by default a
-    DefaultVerificationPolicy with ``verify_options``.
+    certificates (``verify_chain(cert, untrusted, trusted, purpose=None)``); it is required
+    for signature-protected requests (the mock plugin gives the run's).
     """
 
     srv_ref: Optional[bytes] = None
@@ -87,7 +87,6 @@ class ServerSettings:
     accept_unprot_err: bool = False
     accept_raverified: bool = False
     ref_cert: Optional[bytes] = None
-    verify_options: object = None
     policy: object = None
     digest: str = "sha256"
 

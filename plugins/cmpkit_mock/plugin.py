@@ -117,5 +117,4 @@ def build_server(cfg, loader):
                  "accept_unprot_err", "accept_raverified"):
         setattr(s, flag, bool(cfg.get(flag)))
     s.policy = loader.verification_policy()
-    s.verify_options = getattr(s.policy, "options", None)
     return MockServer(s)
