@@ -12,15 +12,11 @@ from cmpkit.core.message import PKIMessage
 from cmpkit.core.names import format_dn
 from cmpkit.core.options import Config
 
+from .test_cli_vs_openssl import _srv_sig
 from .tools import CMPKIT, bundled_options, run
 
 SRV_PBM = ["-srv_ref", "3078", "-srv_secret", "pass:srvsecret"]
 PBM = ["-ref", "3078", "-secret", "pass:srvsecret"]
-
-
-def _srv_sig(p):
-    return ["-srv_cert", p.path("server"), "-srv_key", p.path("server_key"), "-srv_trusted", p.path("root"),
-            "-srv_untrusted", p.path("issuing")]
 
 
 def _name(der):

@@ -51,6 +51,12 @@ def _dn(cfg, name: str):
     return _parsed_dns[(name, value)]
 
 
+def _template_dn(cfg, name: str):
+    """A CertTemplate name from a DN option: "/" (the NULL-DN) leaves the field out."""
+    dn = _dn(cfg, name)
+    return dn if dn != b"\x30\x00" else None
+
+
 def _spki(public_key) -> bytes:
     from cryptography.hazmat.primitives import serialization
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -345,10 +351,8 @@ def _template(cfg, loader, s):
         names, san_critical = parse_sans(sans)  # "critical" alone only sets the flag
     # subject: -subject ("/" = none), else the CSR's, else (kur, or ir/cr without SANs given by
     # -sans or -reqexts; those copied from the reference certificate do not count) the reference cert's
-    subj = cfg.get("subject")
-    if subj is not None:
-        name = _dn(cfg, "subject")
-        tpl.subject = name if name != b"\x30\x00" else None
+    if cfg.get("subject") is not None:
+        tpl.subject = _template_dn(cfg, "subject")
     elif csr is not None:
         tpl.subject = csr.subject.public_bytes()
     elif ref is not None and (s.cmd == "kur" or not (names or reqexts_san)):
@@ -372,10 +376,8 @@ def _template(cfg, loader, s):
         ordered = [e] + [o for o in ordered if o.oid.dotted_string != e.oid.dotted_string]
     tpl.extensions = ordered
     # issuer: -issuer ("/" = none), else the reference certificate's issuer
-    iss = cfg.get("issuer")
-    if iss is not None:
-        name = _dn(cfg, "issuer")
-        tpl.issuer = name if name != b"\x30\x00" else None
+    if cfg.get("issuer") is not None:
+        tpl.issuer = _template_dn(cfg, "issuer")
     elif ref is not None:
         tpl.issuer = ref.issuer.public_bytes()
     days = cfg.get("days")
