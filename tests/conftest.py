@@ -36,6 +36,22 @@ def openssl():
     return path
 
 
+def openssl34_path():
+    """The reference openssl 3.4.0-dev for the 3.2-3.4 options (None if absent): CMPKIT_OPENSSL34,
+    which .ci/run sets to ../shared/tools/openssl-3.4/openssl when that file exists."""
+    path = os.environ.get("CMPKIT_OPENSSL34")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+@pytest.fixture
+def openssl34():
+    path = openssl34_path()
+    if path is None:
+        pytest.skip("the reference openssl 3.4 is missing: set CMPKIT_OPENSSL34 to its path "
+                    "(../shared/tools/openssl-3.4/openssl)")
+    return path
+
+
 @pytest.fixture
 def fresh_plugins(monkeypatch):
     """A plugin manager rebuilt for this test (and afterwards)."""
