@@ -51,13 +51,14 @@ def option_lines(opt) -> list:
     lines = [f".. option:: {signature}", ""]
     lines.append("   " + (_escape(opt.help) or "(no description)"))
     facts = []
-    if opt.kind == "choice":
+    said = (opt.help + " " + opt.metavar).lower()  # what the help line already tells is not repeated
+    if opt.kind == "choice" and not all(str(c).lower() in said for c in opt.choices):
         facts.append("one of " + ", ".join(f"``{c}``" for c in opt.choices))
     if opt.kind == "int" and (opt.minimum is not None or opt.maximum is not None):
         low = "" if opt.minimum is None else str(opt.minimum)
         high = "" if opt.maximum is None else str(opt.maximum)
         facts.append(f"range {low}..{high}")
-    if opt.default not in (None, False, ""):
+    if opt.default not in (None, False, "") and "default" not in said:
         facts.append(f"default ``{opt.default}``")
     if opt.repeatable:
         facts.append("may be given more than once")
