@@ -13,6 +13,8 @@ from .tools import BUNDLED_PLUGINS, bundled_options, env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
+# the build command that index.rst and README.md give, which test_site_builds_without_warnings runs
+BUILD = "python -m sphinx -W --keep-going -b html docs docs/_build/html"
 
 
 def _conf_value(name):
@@ -87,8 +89,9 @@ def test_api_page_names_the_facade():
 @pytest.mark.slow
 def test_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx", reason="sphinx is not installed (the docs extra)")
-    r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", DOCS,
-                        str(tmp_path / "html"), "-d", str(tmp_path / "doctrees")],
+    argv = BUILD.split()
+    assert argv[:3] == ["python", "-m", "sphinx"] and argv[-2:] == ["docs", "docs/_build/html"]
+    r = subprocess.run([sys.executable, *argv[1:-2], "-q", "-d", str(tmp_path / "doctrees"), DOCS, str(tmp_path / "html")],
                        capture_output=True, text=True, timeout=300, env=env(), cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "WARNING" not in r.stderr and "ERROR" not in r.stderr, r.stderr
@@ -111,3 +114,37 @@ def test_plugin_guide_documents_every_hook():
     text = open(os.path.join(DOCS, "plugins.rst"), encoding="utf-8").read()
     documented = re.findall(r"^\.\. autofunction:: cmpkit\.hookspecs\.(\w+)", text, re.M)
     assert sorted(documented) == sorted(hooks)
+
+
+# ---- the examples that are not run as commands are checked here
+
+def test_build_command_is_the_tested_one():
+    for name in ("docs/index.rst", "README.md"):
+        text = open(os.path.join(ROOT, name), encoding="utf-8").read()
+        shown = re.findall(r"python -m sphinx [^\n`]*", text)
+        assert shown == [BUILD], name
+        assert "pip install '.[docs]'" in text, name
+    extras = open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8").read()
+    assert re.search(r'^docs = \["sphinx>=7"\]', extras, re.M)
+    assert re.search(r'^test = \[.*"sphinx>=7"', extras, re.M)
+
+
+def test_entry_point_example():
+    tomllib = pytest.importorskip("tomllib")
+    from cmpkit.plugins import ENTRY_POINT_GROUP
+
+    from .docs_examples import blocks
+    (toml,) = [b for b in blocks("plugins.rst") if b.language == "toml"]
+    table = tomllib.loads(toml.text)["project"]["entry-points"]
+    assert list(table) == [ENTRY_POINT_GROUP]
+    assert table[ENTRY_POINT_GROUP] == {"urllib": "cmpkit_urllib"}
+
+
+def test_pkcs11_uri_examples_parse():
+    from cmpkit_pkcs11.uri import parse_pkcs11_uri
+    text = open(os.path.join(DOCS, "pkcs11.rst"), encoding="utf-8").read()
+    uris = re.findall(r"pkcs11:token=[^\s\"`]+", text)
+    assert len(uris) >= 3
+    for uri in uris:
+        parsed = parse_pkcs11_uri(uri)
+        assert parsed.token == "demo" and parsed.object == "enroll", uri
