@@ -222,6 +222,36 @@ class PageSession:
             job.proc.stdout.close()
 
 
+@contextlib.contextmanager
+def process_state_kept():
+    """What an in-process ``cmpkit.cli.main`` of a Python example changes, restored afterwards:
+    the "cmpkit" logger, logging's record options, the SIGTERM handler, and plugins an example
+    registered and did not unregister (it failed before)."""
+    import logging
+
+    from cmpkit import plugins
+    log = logging.getLogger("cmpkit")
+    saved_log = (list(log.handlers), log.propagate, log.level)
+    saved_logging = {n: getattr(logging, n) for n in ("_srcfile", "logThreads", "logProcesses",
+                                                       "logMultiprocessing", "logAsyncioTasks") if hasattr(logging, n)}
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    before = set(plugins._manager.get_plugins()) if plugins._manager is not None else None
+    try:
+        yield
+    finally:
+        log.handlers[:], log.propagate = saved_log[0], saved_log[1]
+        log.setLevel(saved_log[2])
+        for name, value in saved_logging.items():
+            setattr(logging, name, value)
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        if plugins._manager is not None:
+            for plugin in set(plugins._manager.get_plugins()) - (before or set()):
+                if before is not None:
+                    plugins._manager.unregister(plugin)
+            if before is None:
+                plugins.reset_manager()  # the examples built the manager: the next user builds its own
+
+
 def run_page(page, directory, env):
     """Runs every console and Python example of ``page`` in ``directory``, in page order."""
     session = PageSession(directory, env)
@@ -231,7 +261,8 @@ def run_page(page, directory, env):
                 for command, expected in block.steps:
                     session.run_command(command, expected, f"{block.source}: $ {command}")
             elif block.language == "python":
-                session.run_python(block.text, block.source)
+                with process_state_kept():
+                    session.run_python(block.text, block.source)
     finally:
         session.close()
     return session

@@ -84,10 +84,4 @@ def test_page_examples_run(page, tmp_path, openssl):
         pytest.importorskip("PyKCS11", reason="PyKCS11 is not installed")
         if not os.path.isfile(SOFTHSM_LIB):
             pytest.skip(f"SoftHSM2's library is not at {SOFTHSM_LIB}")
-    try:
-        run_page(page, tmp_path, env())
-    finally:
-        from cmpkit import plugins
-        for name in ("urllib", "memory"):  # plugins.rst's, if an example failed before unregistering
-            if plugins._manager is not None and plugins._manager.has_plugin(name):
-                plugins._manager.unregister(name=name)
+    run_page(page, tmp_path, env())
