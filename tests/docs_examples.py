@@ -2,7 +2,8 @@
 
 The format, which the pages follow:
 
-- ``.. code-block:: console`` blocks: a line starting with ``$ `` is a shell command (bash), the
+- ``.. code-block:: console`` blocks: a line starting with ``$ `` is a shell command (bash; a line
+  ending with a backslash continues on the next line, as in bash), the
   lines after it up to the next command are output that must appear, line by line and in order,
   in what the command printed (stdout and stderr together; other lines may come between them).
   ``...`` in an expected line stands for any text; a line that is ``...`` alone is just a reader's
@@ -48,7 +49,9 @@ class Block:
         """[(command, [expected lines])] of a console block."""
         out = []
         for line in self.text.splitlines():
-            if line.startswith("$ "):
+            if out and out[-1][0].endswith("\\") and not out[-1][1]:  # a continued command
+                out[-1] = (out[-1][0] + "\n" + line, [])
+            elif line.startswith("$ "):
                 out.append((line[2:], []))
             elif out and line.strip():
                 out[-1][1].append(line)
