@@ -43,6 +43,12 @@ def test_every_background_server_is_stopped_by_its_page():
         assert kills == list(range(1, started + 1)), page
 
 
+def test_console_steps():
+    from .docs_examples import Block
+    block = Block("console", "$ a -x \\\n    -y &\nout 1\n\n$ kill %1\n", "x")
+    assert block.steps == [("a -x \\\n    -y &", ["out 1"]), ("kill %1", [])]
+
+
 def test_output_matching():
     check_output(["ACCEPT ...:8080 PID=...", "...", "b"], "noise\nACCEPT [::]:8080 PID=12\na\n b \n", "x")
     with pytest.raises(AssertionError):
