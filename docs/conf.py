@@ -33,6 +33,3 @@ html_static_path = []
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
-# annotations name classes that are imported only for type checkers
-autodoc_mock_imports = []
-suppress_warnings = []
