@@ -299,3 +299,25 @@ def test_interop_with_openssl_cmp(files, tmp_path, openssl):
         key = serialization.load_pem_private_key((out / "new.key").read_bytes(), None)
         cert = x509.load_pem_x509_certificate((out / "cert.pem").read_bytes())
         assert key.public_key().public_bytes(*SPKI) == cert.public_key().public_bytes(*SPKI)
+
+
+def test_server_rejects_central_keygen_request_with_popo():
+    """OSSL_CRMF_MSG_centralkeygen_requested(): the POPO must be absent exactly when the server
+    is to generate the key; the mock answers such a request with a rejection (badPOP)."""
+    from cmpkit.core import der
+    from cmpkit.core.server import CmpServer, ServerSettings
+    machine = ClientMachine(ClientSettings(cmd="ir", secret=b"test", ref=b"3078", centralkeygen=True, popo=-1,
+                                           template=bodies.Template(subject=P.name("leaf").public_bytes())))
+    sent = machine.start(0.0).message
+    crm = bodies.read_cert_requests(sent.body_content)[0]
+    body = bodies.cert_req_messages_der([bodies.cert_req_msg_der(crm.cert_request_der, bodies.POPO_RAVERIFIED)])
+    msg = PKIMessage(sent.header, der.tlv(0xA0, body))
+    machine.reprotect(msg)
+    settings = ServerSettings(srv_ref=b"3078", srv_secret=b"test", accept_raverified=True,
+                              rsp_cert=P.make_cert(P.ec_key(), "leaf").public_bytes(serialization.Encoding.DER),
+                              rsp_key=P.ec_key())
+    rsp = PKIMessage.from_der(CmpServer(settings).handle(msg.to_der(), 0.0))
+    _, responses = bodies.read_cert_rep(rsp.body_content)
+    assert responses[0].status.status == 2 and responses[0].cert is None
+    assert "popo inconsistent with central key generation" in responses[0].status.texts
+    assert 9 in responses[0].status.failure_bits   # badPOP
