@@ -220,3 +220,64 @@ def test_reads_signed_data_openssl_cms_signs(tmp_path, openssl):
     opened = cms.open_signed_data(r.stdout)
     assert opened.content == package and opened.content_type == cms.ID_CT_KP_AKEYPACKAGE
     assert opened.signer_cert == signer.public_bytes(DER)
+
+
+def _cert_without_ski(key):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(P.name("no ski")).issuer_name(P.name("no ski"))
+            .public_key(key.public_key()).serial_number(7).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())).public_bytes(DER)
+
+
+def test_ktri_for_a_certificate_without_ski_is_version_0():
+    key = P.rsa_key()
+    cert = _cert_without_ski(key)
+    env = cms.enveloped_data_der(b"x", cms.Recipient(cert=cert))
+    obj = _decode(env, rfc5652.EnvelopedData())
+    ktri = obj["recipientInfos"][0]["ktri"]
+    assert int(obj["version"]) == 0 and int(ktri["version"]) == 0   # RFC 5652 6.1, 6.2.1
+    assert ktri["rid"].getName() == "issuerAndSerialNumber" and int(ktri["rid"]["issuerAndSerialNumber"]["serialNumber"]) == 7
+    assert cms.open_enveloped_data(env, cms.Decryptor(key, cert))[1] == b"x"
+
+
+@pytest.mark.parametrize("originator_id", ["issuerAndSerialNumber", "subjectKeyIdentifier"])
+def test_kari_with_a_static_originator_key(originator_id, keys):
+    """RFC 9483 4.1.6.2 lets the originator be the server's certificate (static-static ECDH): built
+    here by hand from RFC 5652 6.2.2 / RFC 5753, opened with that certificate among the candidates."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+    from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    import os
+    srv_key = P.ec_key()
+    srv_cert = P.make_cert(srv_key, "server", key_usage=dict(key_agreement=True)).public_bytes(DER)
+    shared = srv_key.exchange(ec.ECDH(), keys["ec"].public_key())
+    wrap_alg = der.sequence(der.oid("2.16.840.1.101.3.4.1.45"))   # id-aes256-wrap
+    shared_info = der.sequence(wrap_alg, der.tlv(0xA2, der.tlv(0x04, (256).to_bytes(4, "big"))))
+    kek = X963KDF(hashes.SHA384(), 32, shared_info).derive(shared)
+    cek, iv = os.urandom(32), os.urandom(16)
+    if originator_id == "subjectKeyIdentifier":
+        from cmpkit.core.protection import subject_key_id
+        originator = der.tlv(0x80, subject_key_id(srv_cert))
+    else:
+        originator = cms.issuer_and_serial(srv_cert)
+    rid = cms.issuer_and_serial(keys["ec_cert"])
+    kari = der.tlv(0xA1, der.integer(3) + der.tlv(0xA0, originator)
+                   + der.sequence(der.oid("1.3.132.1.11.2"), wrap_alg)   # dhSinglePass-stdDH-sha384kdf-scheme
+                   + der.sequence(der.sequence(rid, der.tlv(0x04, aes_key_wrap(kek, cek)))))
+    content = b"sixteen octets!!"
+    enc = Cipher(algorithms.AES(cek), modes.CBC(iv)).encryptor()
+    ct = enc.update(content + b"\x10" * 16) + enc.finalize()
+    env = der.sequence(der.integer(2), der.tlv(0x31, kari),
+                       der.sequence(der.oid(cms.ID_DATA), der.sequence(der.oid("2.16.840.1.101.3.4.1.42"),
+                                                                       der.tlv(0x04, iv)), der.tlv(0x80, ct)))
+    obj = _decode(env, rfc5652.EnvelopedData())   # the hand-made structure is valid RFC 5652
+    assert obj["recipientInfos"][0]["kari"]["originator"].getName() == originator_id
+    d = cms.Decryptor(keys["ec"], keys["ec_cert"], originator_certs=(keys["rsa_cert"], srv_cert))
+    assert cms.open_enveloped_data(env, d) == (cms.ID_DATA, content)
+    with pytest.raises(ProtectionError, match="originator certificate not found"):
+        cms.open_enveloped_data(env, cms.Decryptor(keys["ec"], keys["ec_cert"]))

@@ -262,7 +262,7 @@ def _central_keygen(cfg, s, enroll: bool) -> None:
     popo = cfg.get("popo")
     if not enroll:
         msg = "option is ignored for commands other than 'ir', 'cr', and 'kur'"
-        if cfg.get("centralkeygen") or popo == -1:
+        if cfg.get("centralkeygen"):   # not for -popo -1 alone: openssl 3.5 warns about -popo then
             log.warning("-popo -1 or -centralkeygen %s", msg)
         if cfg.get("newkeyout") is not None:
             log.warning("-newkeyout %s", msg)

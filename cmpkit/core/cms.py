@@ -249,7 +249,7 @@ class Recipient:
                                         # instead of AES key wrap (RFC 9481 4.3)
 
 
-def _ktri(cert_der: bytes, cek: bytes, oaep: bool) -> bytes:
+def _ktri(cert_der: bytes, cek: bytes, oaep: bool) -> tuple[int, bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import padding
     pub = x509.load_der_x509_certificate(cert_der).public_key()
@@ -263,7 +263,7 @@ def _ktri(cert_der: bytes, cek: bytes, oaep: bool) -> bytes:
     else:
         enc = pub.encrypt(cek, padding.PKCS1v15())
         alg = _alg(RSA_ENCRYPTION, b"\x05\x00")
-    return der.sequence(der.integer(version), rid, alg, _octets(enc))
+    return version, der.sequence(der.integer(version), rid, alg, _octets(enc))
 
 
 def _kari(cert_der: bytes, cek: bytes, hash_name: str) -> bytes:
@@ -313,8 +313,8 @@ def enveloped_data_der(content: bytes, recipient: Recipient, content_type: str =
     else:
         pub = x509.load_der_x509_certificate(recipient.cert).public_key()
         if isinstance(pub, rsa.RSAPublicKey):
-            ri = _ktri(recipient.cert, cek, recipient.oaep)
-            version = 0 if ri[2:5] == b"\x02\x01\x00" else 2
+            ri_version, ri = _ktri(recipient.cert, cek, recipient.oaep)
+            version = 0 if ri_version == 0 else 2   # RFC 5652 6.1
         elif isinstance(pub, ec.EllipticCurvePublicKey):
             ri, version = _kari(recipient.cert, cek, recipient.kdf_hash), 2
         else:
@@ -411,7 +411,7 @@ def _open_kari(item: bytes, d: Decryptor) -> Optional[bytes]:
         except ValueError:
             raise ProtectionError("invalid originator public key for key agreement") from None
     else:                 # issuerAndSerialNumber or [0] subjectKeyIdentifier of a static key
-        rid = b"\x80" + orig[1:] if orig[0] == 0xA0 else orig
+        rid = orig       # issuerAndSerialNumber, or [0] IMPLICIT subjectKeyIdentifier (0x80)
         for c in d.originator_certs:
             if _rid_matches(rid, c):
                 opub = x509.load_der_x509_certificate(c).public_key()
