@@ -104,6 +104,28 @@ def test_enrolls_with_a_centrally_generated_key(how, kind, files, cmpkit_cli, tm
     assert "BEGIN" not in err and "PRIVATE" not in err   # the key is never printed
 
 
+# (client command and options, mock options): polling, kur, implicit confirmation
+VARIANTS = {
+    "polling": (["-cmd", "ir"], ["-poll_count", "2", "-check_after", "0"]),
+    "kur": (["-cmd", "kur", "-oldcert", "{issued}"], []),   # the mock checks oldCertID against -rsp_cert
+    "implicit_confirm": (["-cmd", "cr", "-implicit_confirm"], ["-grant_implicitconf"]),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_central_keygen_with_polling_kur_and_implicit_confirmation(variant, files, cmpkit_cli, tmp_path):
+    client, mock = VARIANTS[variant]
+    newkeyout, certout = _outs(tmp_path)
+    rc, err = cmpkit_cli(*[a.format(issued=files["ret_ec.crt"]) for a in client], *_client(files, "ktri"),
+                         "-centralkeygen", "-newkeyout", newkeyout, "-certout", certout,
+                         *_mock(files, "ec"), *mock)
+    assert rc == 0, err
+    key = serialization.load_pem_private_key(open(newkeyout, "rb").read(), None)
+    cert = x509.load_pem_x509_certificate(open(certout, "rb").read())
+    assert key.public_key().public_bytes(*SPKI) == cert.public_key().public_bytes(*SPKI)
+    assert ("sending CERTCONF" in err) == (variant != "implicit_confirm")
+
+
 def test_popo_minus_one_implies_central_keygen_and_newkeypass_encrypts(files, cmpkit_cli, tmp_path):
     newkeyout, certout = _outs(tmp_path)
     rc, err = cmpkit_cli("-cmd", "ir", *_client(files, "ktri"), "-popo", "-1", "-newkeyout", newkeyout,

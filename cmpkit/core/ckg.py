@@ -99,7 +99,7 @@ def encrypted_key(req, private_key, signer, signer_cert: bytes, secret: Optional
     else:
         if not req.extra_certs:
             raise ValueError("no requester certificate to encrypt the centrally generated key for")
-        recipient = cms.Recipient(cert=req.extra_certs[0])
+        recipient = cms.Recipient(cert=req.extra_certs[0], oaep=True)   # RFC 9481 4.2.1: OAEP for RSA
     try:
         return cms.encrypted_key_der(private_key, recipient, signer, signer_cert, chain, digest)
     except ProtectionError as exc:
