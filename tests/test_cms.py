@@ -281,3 +281,47 @@ def test_kari_with_a_static_originator_key(originator_id, keys):
     assert cms.open_enveloped_data(env, d) == (cms.ID_DATA, content)
     with pytest.raises(ProtectionError, match="originator certificate not found"):
         cms.open_enveloped_data(env, cms.Decryptor(keys["ec"], keys["ec_cert"]))
+
+
+def _mutations(data: bytes, rng, n: int):
+    for _ in range(n):
+        b = bytearray(data)
+        op = rng.randrange(4)
+        i = rng.randrange(len(b))
+        if op == 0:
+            b[i] ^= 1 << rng.randrange(8)
+        elif op == 1:
+            b[i] = rng.randrange(256)
+        elif op == 2:
+            del b[i:i + rng.randrange(1, 8)]
+        else:
+            b = b[:i]
+        yield bytes(b)
+
+
+@pytest.mark.parametrize("kind", ["ktri", "kari", "pwri", "pwri-kek", "signed"])
+def test_mutated_input_gives_only_cmpkit_errors(kind, keys):
+    """Hostile or damaged input: each mutation opens, or fails with DecodeError/ProtectionError
+    (never an IndexError, a ValueError of a library, ...)."""
+    import random
+    rng = random.Random(f"cms-{kind}")
+    signer_key = P.ec_key()
+    signer_cert = P.make_cert(signer_key, "kga").public_bytes(DER)
+    if kind == "signed":
+        data = cms.signed_data_der(cms.key_package_der(P.ec_key()), SoftwareKey(signer_key), signer_cert)
+        opener = cms.open_signed_data
+    else:
+        recipient, decryptor = _recipients(keys)[kind]
+        if kind.startswith("pwri"):
+            recipient.iterations = decryptor_iterations = 1   # fast enough for many runs
+            assert decryptor_iterations == 1
+        data = cms.encrypted_key_der(P.ec_key(), recipient, SoftwareKey(signer_key), signer_cert)
+
+        def opener(item):
+            return cms.open_encrypted_key(item, decryptor)
+    opener(data)   # the unmutated input opens
+    for bad in _mutations(data, rng, 300):
+        try:
+            opener(bad)
+        except (DecodeError, ProtectionError):
+            pass

@@ -19,6 +19,7 @@ fails cryptographically (wrong key or password, bad signature); messages never c
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -53,6 +54,23 @@ ECDH_KDF = {
 ECDH_BY_HASH = {h: oid for oid, h in ECDH_KDF.items()}
 MAX_KEY_PACKAGE = 1 << 20   # a private key package larger than this is refused
 PBKDF2_MIN_ITERATIONS, PBKDF2_MAX_ITERATIONS = 1, 10_000_000
+
+
+def _malformed_is_decode_error(what: str):
+    """Decorator: what a library raises on malformed input inside (a garbled certificate, an
+    invalid point, an index past a short SEQUENCE) becomes one DecodeError naming ``what``."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kw):
+            from cryptography import x509
+            from cryptography.exceptions import UnsupportedAlgorithm
+            try:
+                return fn(*args, **kw)
+            except (ValueError, TypeError, IndexError, UnsupportedAlgorithm, x509.InvalidVersion,
+                    x509.DuplicateExtension) as exc:
+                raise DecodeError(f"malformed {what}: {type(exc).__name__}: {exc}") from None
+        return inner
+    return wrap
 
 
 def _alg(oid: str, params: Optional[bytes] = None) -> bytes:
@@ -92,6 +110,7 @@ def key_package_der(private_key) -> bytes:
     return der.sequence(pkcs8)
 
 
+@_malformed_is_decode_error("AsymmetricKeyPackage")
 def read_key_package(data: bytes):
     """The private key of an AsymmetricKeyPackage (exactly one key), or of a bare OneAsymmetricKey
     (what OpenSSL 3.5 reads and writes there); DecodeError if malformed or unsupported."""
@@ -459,6 +478,7 @@ def _open_pwri(item: bytes, d: Decryptor) -> Optional[bytes]:
     raise ProtectionError(f"unsupported password-based key encryption algorithm {oid}")
 
 
+@_malformed_is_decode_error("EnvelopedData")
 def open_enveloped_data(data: bytes, d: Decryptor) -> tuple[str, bytes]:
     """(contentType, content) of the EnvelopedData SEQUENCE (or a ContentInfo holding one)."""
     der.check_bounds(data, "EnvelopedData")
@@ -552,6 +572,7 @@ def _attr_values(attrs: bytes) -> dict:
     return out
 
 
+@_malformed_is_decode_error("SignedData")
 def open_signed_data(data: bytes) -> SignedContent:
     """The content of a SignedData (or a ContentInfo holding one) whose one SignerInfo's signature
     is valid under a certificate of its certificates field. The caller still has to check that
