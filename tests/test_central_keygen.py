@@ -298,29 +298,30 @@ def _openssl_with_centralkeygen(openssl):
 
 
 @pytest.mark.slow
-def test_interop_with_openssl_cmp(files, tmp_path, openssl):
-    """Both ways with an openssl cmp that has -centralkeygen (3.5 and later): openssl's client against
-    cmpkit's -port server, cmpkit's client against openssl's -port mock server."""
+@pytest.mark.parametrize("how", ["ktri", "kari", "pwri"])
+def test_interop_with_openssl_cmp_mock_server(how, files, tmp_path, openssl):
+    """cmpkit's client against the -port mock server of an openssl cmp that has -centralkeygen
+    (3.5 and later), which signs the key with its -srv_cert (here one with cmKGA).
+
+    Only this direction: openssl 3.5 signs a bare private key (eContentType id-data), which
+    cmpkit reads; cmpkit's mock sends RFC 9483's AsymmetricKeyPackage, which openssl 3.5's
+    client may not read (see the report of issue 14)."""
     openssl = _openssl_with_centralkeygen(openssl)
-    srv = ["-srv_cert", files["server"], "-srv_key", files["server_key"], "-srv_trusted", files["root"],
-           "-srv_untrusted", files["issuing"], "-rsp_cert", files["ret_ec.crt"], "-rsp_key", files["ret_ec.key"]]
-    client = [*_client(files, "ktri"), "-cmd", "cr", "-centralkeygen", "-path", "pkix/"]
-    for server_argv, client_argv in (
-            (CMPKIT + ["-config", "", *srv], [openssl, "cmp", "-config", ""]),
-            ([openssl, "cmp", "-config", "", *srv], CMPKIT + ["-config", ""])):
-        out = tmp_path / ("a" if server_argv[0] == CMPKIT[0] else "b")
-        out.mkdir()
-        server = Server(server_argv)
-        try:
-            r = run(client_argv + ["-server", server.address, *client, "-newkeyout", str(out / "new.key"),
-                                   "-certout", str(out / "cert.pem")])
-        finally:
-            server.proc.kill()
-            server.proc.wait()
-        assert r.returncode == 0, r.stderr
-        key = serialization.load_pem_private_key((out / "new.key").read_bytes(), None)
-        cert = x509.load_pem_x509_certificate((out / "cert.pem").read_bytes())
-        assert key.public_key().public_bytes(*SPKI) == cert.public_key().public_bytes(*SPKI)
+    srv = ["-srv_cert", files["kga.crt"], "-srv_key", files["kga.key"], "-srv_trusted", files["root"],
+           "-srv_untrusted", files["issuing"], "-srv_ref", "3078", "-srv_secret", "pass:test",
+           "-rsp_cert", files["ret_ec.crt"], "-rsp_key", files["ret_ec.key"]]
+    server = Server([openssl, "cmp", "-config", "", *srv])
+    try:
+        newkeyout, certout = _outs(tmp_path)
+        r = run(CMPKIT + ["-config", "", "-server", server.address, "-path", "pkix/", "-cmd", "cr",
+                          *_client(files, how), "-centralkeygen", "-newkeyout", newkeyout, "-certout", certout])
+    finally:
+        server.proc.kill()
+        server.proc.wait()
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    key = serialization.load_pem_private_key(open(newkeyout, "rb").read(), None)
+    cert = x509.load_pem_x509_certificate(open(certout, "rb").read())
+    assert key.public_key().public_bytes(*SPKI) == cert.public_key().public_bytes(*SPKI)
 
 
 def test_server_rejects_central_keygen_request_with_popo():

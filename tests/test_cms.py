@@ -325,3 +325,25 @@ def test_mutated_input_gives_only_cmpkit_errors(kind, keys):
             opener(bad)
         except (DecodeError, ProtectionError):
             pass
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec", "ed25519"])
+def test_reads_a_bare_private_key_as_openssl_3_5_signs_it(kind):
+    """OpenSSL 3.5's server signs i2d_PrivateKey() output (PKCS#1 RSAPrivateKey, SEC1
+    ECPrivateKey, or PKCS#8 for the others) with eContentType id-data, and its client reads any of
+    these: cmpkit's client accepts them beside RFC 9483's AsymmetricKeyPackage."""
+    key = {"rsa": P.rsa_key, "ec": P.ec_key, "ed25519": ed25519.Ed25519PrivateKey.generate}[kind]()
+    fmt = serialization.PrivateFormat.PKCS8 if kind == "ed25519" else serialization.PrivateFormat.TraditionalOpenSSL
+    bare = key.private_bytes(DER, fmt, serialization.NoEncryption())
+    assert bare[0] == 0x30 and der.children(bare)[0][0] == 0x02   # SEQUENCE { INTEGER version, ...}
+    spki = (DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert cms.read_key_package(bare).public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
+    signer_key = P.ec_key()
+    signer_cert = P.make_cert(signer_key, "kga").public_bytes(DER)
+    sd = cms.signed_data_der(bare, SoftwareKey(signer_key), signer_cert, content_type=cms.ID_DATA)
+    env = cms.enveloped_data_der(sd, cms.Recipient(password=b"pw", iterations=1))
+    got, signed = cms.open_encrypted_key(b"\xA0" + env[1:], cms.Decryptor(password=b"pw"))
+    assert got.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
+    assert signed.content_type == cms.ID_DATA
+    with pytest.raises(DecodeError, match="holds 2 keys"):
+        cms.read_key_package(der.sequence(bare, bare))   # an AsymmetricKeyPackage of two keys
