@@ -132,6 +132,7 @@ def run_client(cfg) -> int:
         raise ConfigError("missing -server or -use_mock_srv or -rspin option")
     loader = Loader(cfg, hook)
     settings = build_client_settings(cfg, loader)
+    newkey_pass = _newkeyout_pass(cfg, loader, settings)
     check_outputs_writable(cfg)  # before the first request: no certificate issued and then lost
     client = Client(settings, None, lambda msg, der: hook.cmpkit_message_sent(message=msg, der=der),
                     lambda msg, der: hook.cmpkit_message_received(message=msg, der=der))
@@ -154,12 +155,35 @@ def run_client(cfg) -> int:
                                cfg.get("certform"))
                 raise
             _write_outputs(cfg, settings, result)
+            _save_new_key(cfg, result, newkey_pass)
     finally:
         transport.close()
     return 0
 
 
 OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout")
+OUTPUT_OPTIONS += ("newkeyout",)   # central key generation (openssl 3.5)
+
+
+def _newkeyout_pass(cfg, loader, s) -> Optional[bytes]:
+    """The pass phrase (-newkeypass) to encrypt the -newkeyout key with, read before the first request."""
+    if not getattr(s, "centralkeygen", False) or cfg.get("newkeypass") is None:
+        return None
+    return loader.get_pass(cfg.get("newkeypass"), "Centrally generated private key password")
+
+
+def _save_new_key(cfg, result, password: Optional[bytes]) -> None:
+    """-newkeyout: the centrally generated key as PEM PKCS#8, mode 0600; encrypted (AES-256-CBC,
+    PBES2) with -newkeypass if given, as openssl 3.5 saves it. Never logged."""
+    key, path = getattr(result, "new_key", None), cfg.get("newkeyout")
+    if key is None or not path:
+        return
+    from cryptography.hazmat.primitives import serialization
+    enc = (serialization.BestAvailableEncryption(password) if password
+           else serialization.NoEncryption())
+    log.info("saving centrally generated key to file '%s'", path)
+    write_atomically(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc),
+                     mode=0o600)
 
 
 def check_outputs_writable(cfg) -> None:

@@ -189,13 +189,14 @@ def build_client_settings(cfg, loader: Loader):
     s.disable_confirm = bool(cfg.get("disable_confirm"))
     popo = cfg.get("popo")
     s.popo = 1 if popo is None else popo
+    _central_keygen(cfg, s, enroll)
     if enroll:  # openssl 3.0 does not require -certout for p10cr
         if cfg.get("certout") is None:
             raise ConfigError("-certout not given, nowhere to save newly enrolled certificate")
     if enroll:
         newkey_src = cfg.get("newkey")
         if (newkey_src is None and key_src is None and s.csr is None and s.old_cert is None
-                and plugin_option(cfg, "reqin") is None):
+                and plugin_option(cfg, "reqin") is None and not s.centralkeygen):
             raise ConfigError("missing -newkey (or -key) to be certified and no -csr, -oldcert, -cert or -reqin "
                               "option given, which could provide fallback public key")
         if newkey_src is None and s.popo not in (-1, 0):
@@ -254,6 +255,28 @@ def build_client_settings(cfg, loader: Loader):
         # nor its chain in extraCerts, and -ref (if any) as senderKID, not its key id (openssl 3.0)
         s.cert, s.cert_chain = None, []
     return s
+
+
+def _central_keygen(cfg, s, enroll: bool) -> None:
+    """-centralkeygen, -popo -1 and -newkeyout as openssl 3.5's setup_request_ctx() checks them."""
+    popo = cfg.get("popo")
+    if not enroll:
+        msg = "option is ignored for commands other than 'ir', 'cr', and 'kur'"
+        if cfg.get("centralkeygen"):   # not for -popo -1 alone: openssl 3.5 warns about -popo then
+            log.warning("-popo -1 or -centralkeygen %s", msg)
+        if cfg.get("newkeyout") is not None:
+            log.warning("-newkeyout %s", msg)
+        return
+    s.centralkeygen = bool(cfg.get("centralkeygen"))
+    if popo == -1 and not s.centralkeygen:
+        log.info("POPO is disabled, which implies -centralkeygen")
+        s.centralkeygen = True
+    if s.centralkeygen:
+        if popo is not None and popo > -1:
+            raise ConfigError(f"-popo value {popo} is inconsistent with -centralkeygen")
+        if not cfg.get("newkeyout"):
+            raise ConfigError("-newkeyout not given, nowhere to save centrally generated key")
+        s.popo = -1
 
 
 def loader_untrusted(cfg, loader) -> list:

@@ -97,6 +97,8 @@ class ClientSettings:
     total_timeout: int = 0
     # verification (the policy object decides and is required to verify; see cmpkit.core.verify)
     policy: object = None
+    # central key generation (-centralkeygen, -popo -1; RFC 9483 4.1.6): see cmpkit.core.ckg
+    centralkeygen: bool = False
 
 
 @dataclass
@@ -109,6 +111,7 @@ class Result:
     extra_certs: list = field(default_factory=list)   # of the last response but pollRep and pkiconf
     itavs: list = field(default_factory=list)          # genp content
     status: Optional[StatusInfo] = None
+    new_key: object = None                             # the centrally generated private key (cryptography)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class ClientMachine:
         # The shell writes -extracertsout after a failure only once it is set, as openssl does.
         self.status: Optional[int] = None
         self._rejection: Optional[str] = None          # why the client refused the new certificate
+        self._ckg_key = None                           # the centrally generated key received
 
     # ------------------------------------------------------------ events
     def start(self, now: float) -> Step:
@@ -272,10 +276,14 @@ class ClientMachine:
         if resp.cert is None:
             raise TransactionError(f"{_upper(rsp_type)} has status {resp.status.status_name} but no certificate")
         cert_der = resp.cert
+        self._ckg_key = None
+        if s.centralkeygen:
+            from . import ckg
+            self._ckg_key = ckg.receive_key(self, rsp, resp)
         # openssl's checks of the new certificate (wrong key, -out_trusted) do not end the
         # transaction: the certConf rejects the certificate, then the command fails
         why, detail, chain = self._check_new_cert(cert_der)
-        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
+        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status, new_key=self._ckg_key)
         if chain is None:
             chain = build_chain(cert_der, self.extra_certs_in + list(s.untrusted))
         result.chain = [c for c in chain if not _self_signed(c)]  # no trust anchor, as openssl
@@ -524,6 +532,12 @@ class ClientMachine:
             from cryptography import x509
             old = x509.load_der_x509_certificate(s.old_cert)
             old_id = (directory_name(old.issuer.public_bytes()), old.serial_number)
+        if s.centralkeygen:  # RFC 9483 4.1.6: no POPO, the public key absent or only its algorithm
+            import dataclasses
+            from . import ckg
+            tpl = dataclasses.replace(tpl, public_key=ckg.template_public_key(s.newkey_public))
+            req = bodies.cert_request_der(0, tpl, old_id)
+            return bodies.cert_req_messages_der([bodies.cert_req_msg_der(req, bodies.POPO_NONE)])
         req = bodies.cert_request_der(0, tpl, old_id)
         signer = s.newkey_signer
         if s.popo == bodies.POPO_SIGNATURE and signer is None:
@@ -560,6 +574,8 @@ class ClientMachine:
             expected = s.newkey_public
             if expected is None and s.newkey_signer is not None:
                 expected = s.newkey_signer.public_key()
+            if s.centralkeygen and self._ckg_key is not None:
+                expected = self._ckg_key.public_key()
         if expected is None and s.csr is not None:
             expected = x509.load_der_x509_csr(s.csr).public_key()
         if expected is not None:

@@ -81,6 +81,12 @@ OPTIONS = (
          "Key (private, or public without POPO signature) for the requested certificate. "
          "Default: -csr key, reference cert key, or -key", order=8),
     _str("newkeypass", ENROLL, "arg", "Pass phrase source for the -newkey key", order=9),
+    # openssl 3.5 (central key generation, RFC 9483 4.1.6): not in the 3.1 SYNOPSIS, so ``order``
+    # repeats the position of -newkeypass, which they follow there (-help keeps declaration order)
+    _flag("centralkeygen", ENROLL, "Request central (server-side) key generation (implied by -popo -1);"
+          " needs -newkeyout", order=9),
+    _str("newkeyout", ENROLL, "filename",
+         "File to save the centrally generated key in, PEM (PKCS#8; encrypted if -newkeypass is given)", order=9),
     _str("subject", ENROLL, "name",
          "Subject DN for the certificate template, e.g. /CN=x; \"/\" = none. Default from -csr or -oldcert", order=10),
     _str("issuer", ENROLL, "name",

@@ -48,6 +48,17 @@ TRANSACTION_TIMEOUT = 600      # seconds an open transaction waits for its next 
 BODY_NAMES = {"certConf": "CERTCONF", "pkiconf": "PKICONF", "pollReq": "POLLREQ", "pollRep": "POLLREP"}
 
 
+def _central_keygen_requested(crm) -> Optional[bool]:
+    """None: an ordinary request (a public key in the template); True: central key generation
+    requested consistently (no POPO); False: requested, but with a POPO (RFC 9483 4.1.6 forbids it)."""
+    if crm is None:
+        return None
+    spki = crm.template.public_key
+    if spki is not None and bodies.der.content(bodies.der.children(spki)[1]) != b"\x00":
+        return None
+    return crm.popo is None
+
+
 def _upper(body_type: str) -> str:
     return BODY_NAMES.get(body_type, body_type.upper())
 
@@ -89,6 +100,7 @@ class ServerSettings:
     ref_cert: Optional[bytes] = None
     policy: object = None
     digest: str = "sha256"
+    rsp_key: object = None      # -rsp_key: the private key returned for central key generation (cryptography)
 
     def status_info(self) -> StatusInfo:
         """The PKIStatusInfo the mock puts into ip/cp/kup/rp (unless polling)."""
@@ -388,8 +400,12 @@ class CmpServer:
             if cert_req_id != 0:
                 raise Failure("bad request id")
         cur.cert_req_id = cert_req_id
+        central_keygen = _central_keygen_requested(crm)
         try:
-            verify_popo(req, crm, s.accept_raverified)
+            if central_keygen is None:
+                verify_popo(req, crm, s.accept_raverified)
+            elif not central_keygen:
+                raise PopoFailure("popo inconsistent with central key generation")
         except PopoFailure as exc:
             log.error("%s", exc.reason)
             cur.implicit_confirm = False
@@ -414,10 +430,24 @@ class CmpServer:
         cur.implicit_confirm = req.implicit_confirm and s.grant_implicitconf and cert is not None
         if si.status in (REJECTION, WAITING):
             cert = None
-        body = bodies.cert_rep_der([(cert_req_id, si, cert)], ca_pubs if rsp_type == "ip" else ())
+        private_key = None
+        if central_keygen and cert is not None:
+            private_key = self._central_key(req)
+        body = bodies.cert_rep_der([(cert_req_id, si, cert, private_key)], ca_pubs if rsp_type == "ip" else ())
         gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")] if cur.implicit_confirm else []
         return self._message(rsp_type, body, extra_certs=chain or (), general_info=gi,
                              unprotected=s.send_unprot_err and si.status == REJECTION)
+
+    def _central_key(self, req: PKIMessage) -> bytes:
+        """The -rsp_key for the requester as EncryptedKey (central key generation, RFC 9483 4.1.6)."""
+        from cmpkit.core import ckg
+        s = self.s
+        if s.rsp_key is None:
+            raise Failure("central key generation requested but no -rsp_key given")
+        try:
+            return ckg.encrypted_key(req, s.rsp_key, s.srv_signer, s.srv_cert, s.srv_secret, s.srv_chain, s.digest)
+        except ValueError as exc:
+            raise Failure(str(exc)) from None
 
     def _rr(self, req: PKIMessage) -> PKIMessage:
         s = self.s

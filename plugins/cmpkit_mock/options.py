@@ -36,6 +36,9 @@ OPTIONS = (
     _str("srv_trusted", "filenames|uris", "Trust anchors for authenticating clients", 85),
     _str("srv_untrusted", "filenames|uris", "Intermediate certificates for checking client protection", 86),
     _str("rsp_cert", "filename|uri", "Certificate the mock server issues", 87),
+    # openssl 3.5: not in the 3.1 SYNOPSIS; ``order`` repeats that of -rsp_cert, which they follow
+    _str("rsp_key", "filename|uri", "Private key the mock server returns with -rsp_cert for central key generation", 87),
+    _str("rsp_keypass", "arg", "Pass phrase source for -rsp_key", 87),
     _str("rsp_extracerts", "filenames|uris", "Extra certificates for the mock server's certificate responses", 88),
     _str("rsp_capubs", "filenames|uris", "CA certificates for the caPubs of the mock server's ip", 89),
     _nonneg("poll_count", "Times the client must poll before getting the certificate. Default 0", 90, default=0),

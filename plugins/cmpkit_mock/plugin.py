@@ -90,6 +90,7 @@ def build_server(cfg, loader):
     else:
         s.rsp_cert, _ = loader.cert(cfg.get("rsp_cert"), "cert to be returned by the mock server",
                                     cfg.get("keypass"))
+    _central_keygen(cfg, loader, s)
     s.rsp_extracerts = loader.certs(cfg.get_list("rsp_extracerts"), "CMP extra certificates for mock server", other)
     s.rsp_capubs = loader.certs(cfg.get_list("rsp_capubs"), "caPubs for mock server", other)
 
@@ -118,3 +119,19 @@ def build_server(cfg, loader):
         setattr(s, flag, bool(cfg.get(flag)))
     s.policy = loader.verification_policy()
     return MockServer(s)
+
+
+def _central_keygen(cfg, loader, s) -> None:
+    """-rsp_key/-rsp_keypass: the private key the mock returns, enveloped for the requester, when a
+    request asks for central key generation (openssl 3.5's mock; not checked against -rsp_cert,
+    as a test of the client's check needs a mismatching one)."""
+    src = cfg.get("rsp_key")
+    if src is None:
+        if cfg.get("rsp_keypass") is not None:
+            log.warning("-rsp_keypass is ignored without -rsp_key")
+        return
+    signer = loader.key(src, cfg.get("rsp_keypass"), "private key to be returned by the mock server (-rsp_key)")
+    key = getattr(signer, "private_key", None)
+    if key is None:
+        raise ConfigError("-rsp_key must be a key in a file (its private key is sent to the client)")
+    s.rsp_key = key
