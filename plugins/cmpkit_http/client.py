@@ -35,7 +35,7 @@ from typing import Optional
 
 from cmpkit.errors import ConfigError, CredentialError, TransferError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.transport")
 
 CONTENT_TYPE = "application/pkixcmp"
 DEFAULT_MSG_TIMEOUT = 0  # seconds (0 = none) when -msg_timeout is not given, as openssl 3.0 does
