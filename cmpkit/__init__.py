@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import logging as _logging
 
-from .errors import (CmpError, ConfigError, CredentialError, DecodeError, PluginError,
-                     ProtectionError, ServerError, TransactionError, TransferError, VerifyError)
+# the "X as X" form marks a re-export for type checkers (PEP 484)
+from .errors import (CmpError as CmpError, ConfigError as ConfigError, CredentialError as CredentialError,
+                     DecodeError as DecodeError, PluginError as PluginError, ProtectionError as ProtectionError,
+                     ServerError as ServerError, TransactionError as TransactionError,
+                     TransferError as TransferError, VerifyError as VerifyError)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what type checkers see of the public API's lazy names
+    from .api import Client as Client, Enrollment as Enrollment, GeneralInfo as GeneralInfo
 
 __version__ = "0.1.0"
 
@@ -24,7 +31,7 @@ _LAZY = {
     "Transport": "cmpkit.types", "ReplayedResponse": "cmpkit.types", "Signer": "cmpkit.types",
     "VerificationPolicy": "cmpkit.types", "LoadContext": "cmpkit.types",
     "write_atomically": "cmpkit.app.files", "file_path": "cmpkit.app.files",
-    "Client": "cmpkit.api", "Enrollment": "cmpkit.api",
+    "Client": "cmpkit.api", "Enrollment": "cmpkit.api", "GeneralInfo": "cmpkit.api",
 }
 
 __all__ = sorted(_LAZY) + ["CmpError", "ConfigError", "CredentialError", "DecodeError", "PluginError",

@@ -127,8 +127,8 @@ def _signer(key: Any, what: str) -> Signer:
     if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
                         ed448.Ed448PrivateKey)):
         from .core.keys import SoftwareKey
-        handle: Signer = SoftwareKey(key)
-        return handle
+        wrap: Callable[[Any], Signer] = SoftwareKey
+        return wrap(key)
     if callable(getattr(key, "sign", None)) and callable(getattr(key, "public_key", None)):
         return key  # type: ignore[no-any-return]
     raise ConfigError(f"{what} must be a cryptography private key or a key handle (cmpkit.types.Signer), "
@@ -245,15 +245,17 @@ class Client:
         self._base_cfg: Any = None
         self._loader: Optional["Loader"] = None
         self._closed = False
-        from .cli import all_options
+        from . import cli
         from .core.options import Config
+        all_options: Callable[[], list[Any]] = cli.all_options
         self._all_options = all_options()
         try:
             self._base_cfg = Config.from_values(self._all_options, self._options)
         except KeyError as exc:
             raise ConfigError(f"unknown option in options: {exc.args[0]}") from None
-        from .plugins import hook
-        self._hook = hook()
+        from . import plugins
+        get_hook: Callable[[], Any] = plugins.hook
+        self._hook = get_hook()
         self._hook.cmpkit_configure(config=self._base_cfg)
 
     # ------------------------------------------------------------------ context manager

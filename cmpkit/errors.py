@@ -11,11 +11,12 @@ class CmpError(Exception):
     :ivar status_text: the PKIFreeText strings joined with "; ", else None.
     """
 
-    status = None
-    fail_info = None
-    status_text = None
+    status: "int | None" = None
+    fail_info: "int | None" = None
+    status_text: "str | None" = None
 
-    def __init__(self, *args, status=None, fail_info=None, status_text=None):
+    def __init__(self, *args: object, status: "int | None" = None, fail_info: "int | None" = None,
+                 status_text: "str | None" = None) -> None:
         super().__init__(*args)
         if status is not None:
             self.status = status
