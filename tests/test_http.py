@@ -608,7 +608,7 @@ def test_plugin_hooks():
     t = schemes["http"]("h:1/p", cfg(server="h:1/p"), Loader())
     assert isinstance(t, HttpTransport) and t.url == "http://h:1/p"
     opts = plugin.cmpkit_options()
-    assert {o.name for o in opts} == {"server", "proxy", "no_proxy", "path", "keep_alive", "msg_timeout",
+    assert {o.name for o in opts} == {"proxy", "no_proxy", "path", "keep_alive", "msg_timeout",
                                       "tls_used", "tls_cert", "tls_key", "tls_keypass", "tls_extra", "tls_trusted",
                                       "tls_host", "max_msgs", "srv_tls_cert", "srv_tls_key", "srv_tls_keypass",
                                       "srv_request_timeout", "srv_idle_timeout", "srv_max_conns"}

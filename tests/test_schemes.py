@@ -110,6 +110,18 @@ def test_unknown_scheme_is_a_one_line_error(fresh_plugins, quiet_cli, capsys):
         open_transport("ftp://h", None, None)
 
 
+@pytest.mark.slow
+def test_a_blocked_transport_plugin_is_named(tmp_path):
+    """-server is the shell's option: with the http plugin blocked, it is known, and the error names
+    the plugin that would serve the scheme."""
+    r = subprocess.run(CMPKIT + ["-config", "", "-server", "127.0.0.1:1", "-cmd", "genm", "-secret", "pass:s",
+                                 "-ref", "1", "-recipient", "/CN=ca"], capture_output=True, text=True, timeout=60,
+                       env=dict(env(), CMPKIT_BLOCK_PLUGINS="http", CMPKIT_NO_CACHE="1"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == ("CMP error: no plugin serves the URL scheme 'http' of -server '127.0.0.1:1' (served: mock); "
+                        "it may be served by a plugin that is not loaded: 'http' (blocked by CMPKIT_BLOCK_PLUGINS)\n")
+
+
 GENM = ["-config", "", "-cmd", "genm", "-secret", "pass:s", "-ref", "1", "-srv_ref", "1", "-srv_secret", "pass:s"]
 
 

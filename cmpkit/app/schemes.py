@@ -66,7 +66,8 @@ def open_transport(url: str, config, ctx, pm=None, what: str = "-server"):
     entry: Optional[tuple] = table.get(scheme)
     if entry is None:
         served = ", ".join(sorted(table)) or "none"
-        raise ConfigError(f"no plugin serves the URL scheme '{scheme}' of {what} '{url}' (served: {served})")
+        raise ConfigError(f"no plugin serves the URL scheme '{scheme}' of {what} '{url}' (served: {served})"
+                          + _not_loaded())
     name, factory = entry
     log.debug("URL scheme '%s' served by plugin '%s'", scheme, name)
     transport = factory(url, config, ctx)
@@ -74,3 +75,11 @@ def open_transport(url: str, config, ctx, pm=None, what: str = "-server"):
         raise PluginError(f"plugin '{name}' gave no transport for {what} '{url}'")
     from ..types import as_transport
     return as_transport(transport)
+
+
+def _not_loaded() -> str:
+    """The hint naming the plugins that are not loaded (one of them may serve the scheme)."""
+    from ..plugins import blocked_plugins, load_failures
+    missing = [f"'{name}' (blocked by CMPKIT_BLOCK_PLUGINS)" for name in blocked_plugins]
+    missing += [f"'{name}' (failed to load)" for name, _ in load_failures]
+    return f"; it may be served by a plugin that is not loaded: {', '.join(missing)}" if missing else ""
