@@ -221,8 +221,9 @@ class Client:
     :param timeout: seconds a transaction may take at most (``-total_timeout``); None: no limit.
     :param transport: a :class:`cmpkit.types.Transport` (or a function request DER -> response
         DER) to use instead of the one ``server``'s scheme selects.
-    :param options: further ``openssl cmp`` options by name without the dash (e.g.
-        ``{"digest": "sha384", "tls_used": True, "srv_secret": "pass:1234"}``), as in a config file.
+    :param options: further ``openssl cmp`` options by name without the dash, typed: True for a
+        flag, an int for a number, else a str (e.g. ``{"digest": "sha384", "tls_used": True,
+        "keep_alive": 0}``; for ``mock://`` the mock server's ``-srv_*``/``-rsp_*`` options).
     """
 
     def __init__(self, server: str, *, secret: Optional[Secret] = None, ref: Optional[Secret] = None,
@@ -243,7 +244,6 @@ class Client:
         self._options = dict(options or {})
         self._transport: Optional[Transport] = None
         self._base_cfg: Any = None
-        self._loader: Optional["Loader"] = None
         self._closed = False
         from . import cli
         from .core.options import Config
@@ -253,6 +253,7 @@ class Client:
             self._base_cfg = Config.from_values(self._all_options, self._options)
         except KeyError as exc:
             raise ConfigError(f"unknown option in options: {exc.args[0]}") from None
+        _check_types(self._base_cfg, self._options)
         from . import plugins
         get_hook: Callable[[], Any] = plugins.hook
         self._hook = get_hook()
@@ -466,6 +467,16 @@ class Client:
         return Enrollment(x509.load_der_x509_certificate(result.cert), _certs(result.chain),
                           _certs(result.ca_pubs), _certs(result.extra_certs),
                           None if result.status is None else result.status.status)
+
+
+def _check_types(cfg: Any, options: Mapping[str, Any]) -> None:
+    """ConfigError for an ``options`` value of the wrong type for its option's kind."""
+    expected = {"flag": bool, "int": int, "str": str, "choice": (str, int)}
+    for name, value in options.items():
+        kind = cfg.option(name).kind
+        if value is not None and (not isinstance(value, expected[kind]) or (kind == "int" and isinstance(value, bool))):
+            want = {"flag": "a bool", "int": "an int", "str": "a str", "choice": "a str"}[kind]
+            raise ConfigError(f"options['{name}']: expected {want}, not {type(value).__name__}")
 
 
 def _adjust_template(s: "ClientSettings", subject_der: Optional[bytes], sans: Sequence[Any],

@@ -254,6 +254,8 @@ def test_failures_without_a_server_status(pki):
             client.enroll(ec_key(), "no equals sign")
     with pytest.raises(cmpkit.ConfigError, match="unknown option"):
         cmpkit.Client("mock://", options={"no_such_option": 1})
+    with pytest.raises(cmpkit.ConfigError, match=r"options\['keep_alive'\]: expected an int, not str"):
+        cmpkit.Client("mock://", options={"keep_alive": "1"})
     with pytest.raises(cmpkit.CredentialError):
         with cmpkit.Client("mock://", secret=SECRET, ref="1", trusted=["/no/such/file.pem"],
                            options=mock_options(pki)) as client:
