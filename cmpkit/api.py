@@ -471,7 +471,7 @@ class Client:
 
 def _check_types(cfg: Any, options: Mapping[str, Any]) -> None:
     """ConfigError for an ``options`` value of the wrong type for its option's kind."""
-    expected = {"flag": bool, "int": int, "str": str, "choice": (str, int)}
+    expected: dict[str, Union[type, tuple[type, ...]]] = {"flag": bool, "int": int, "str": str, "choice": (str, int)}
     for name, value in options.items():
         kind = cfg.option(name).kind
         if value is not None and (not isinstance(value, expected[kind]) or (kind == "int" and isinstance(value, bool))):
