@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCRIPTS = ["inprocess.py", "http.py", "throughput.py", "startup.py", "decode.py"]
+SCRIPTS = ["oneshot.py", "inprocess.py", "http.py", "throughput.py", "startup.py", "decode.py"]
 
 for script in SCRIPTS:
     print(f"\n## {script}", flush=True)
