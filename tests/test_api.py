@@ -302,7 +302,8 @@ def test_a_library_user_sees_nothing_on_stderr(pki):
 # ---------------------------------------------------------------- over HTTP
 
 @pytest.mark.slow
-def test_api_against_cmpkit_port_over_http(pki, rsa_issued, tmp_path):
+def test_api_against_cmpkit_port_over_http(pki, rsa_issued, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cmpkit")
     key, cert, path = rsa_issued
     with Server(CMPKIT + ["-config", "", "-srv_ref", "1", "-srv_secret", f"pass:{SECRET}", "-rsp_cert", path,
                           "-srv_cert", pki.path("server"), "-srv_key", pki.path("server_key"),
@@ -316,6 +317,8 @@ def test_api_against_cmpkit_port_over_http(pki, rsa_issued, tmp_path):
             assert upd.certificate == cert
             client.revoke(cert, 1)
             assert client.general_message("caCerts")[0].name == "caCerts"
+        assert [r.getMessage() for r in caplog.records if r.name == "cmpkit.transport"] == [
+            f"will contact http://{srv.address}/pkix/"]  # once: the connection serves every transaction
         with cmpkit.Client(srv.address, secret="wrong", ref="1", trusted=[pki.objs["root"]]) as client:
             with pytest.raises(cmpkit.CmpError):  # no scheme: http, as openssl
                 client.general_message("caCerts")
