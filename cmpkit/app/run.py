@@ -19,7 +19,7 @@ from .credentials import Loader
 from .files import write_atomically
 from .settings import INFOTYPE_NAMES, build_client_settings, plugin_option
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 
 def run(cfg) -> int:
@@ -136,7 +136,11 @@ def run_client(cfg) -> int:
     check_outputs_writable(cfg)  # before the first request: no certificate issued and then lost
     client = Client(settings, None, lambda msg, der: hook.cmpkit_message_sent(message=msg, der=der),
                     lambda msg, der: hook.cmpkit_message_received(message=msg, der=der))
-    transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
+    if server is not None:  # the URL's scheme chooses the plugin (cmpkit_transport_schemes)
+        from .schemes import open_transport
+        transport = open_transport(server, cfg, loader)
+    else:
+        transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
     for wrapped in hook.cmpkit_wrap_transport(config=cfg, transport=transport, protect=client.reprotect):
         if wrapped is not None:
             transport = wrapped

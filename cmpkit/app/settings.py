@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..errors import ConfigError, CredentialError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 COMMANDS = ("ir", "cr", "kur", "p10cr", "rr", "genm")
 INFOTYPES = {  # id-it-<name> (RFC 9810 / RFC 9480 / OpenSSL's names)

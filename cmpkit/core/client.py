@@ -25,7 +25,7 @@ from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 REQ_FOR_CMD = {"ir": "ir", "cr": "cr", "kur": "kur", "p10cr": "p10cr", "rr": "rr", "genm": "genm"}
 REP_FOR_REQ = {"ir": "ip", "cr": "cp", "kur": "kup", "p10cr": "cp", "rr": "rp", "genm": "genp",

@@ -120,6 +120,10 @@ OPTIONS = (
          choices=(-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10), default=-1, order=27),
 
     # ---- message transfer (the http plugin declares -server, -proxy, -no_proxy, -path, -keep_alive, -msg_timeout)
+    # -server is the shell's: its URL scheme chooses the plugin that reaches the server (cmpkit_transport_schemes)
+    _str("server", TRANSFER, "[http[s]://][userinfo@]host[:port][/path][?query][#fragment]",
+         "CMP server to contact; its URL scheme chooses the transport (default http; https, or a plugin's)",
+         order=28),
     _str("recipient", TRANSFER, "name",
          "DN of the recipient (the CA). Default: -srvcert subject, -issuer, -oldcert or -cert issuer", order=31),
     _nonneg("total_timeout", TRANSFER, "seconds",

@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 
 
 class _Log:
-    """logging.getLogger("cmpkit"), imported on the first message."""
+    """logging.getLogger("cmpkit.config"), imported on the first message."""
 
     def __getattr__(self, name):
         import logging
-        return getattr(logging.getLogger("cmpkit"), name)
+        return getattr(logging.getLogger("cmpkit.config"), name)
 
 
 log = _Log()

@@ -40,7 +40,7 @@ from cmpkit.core.server_checks import (ACCEPTED, BAD_DATA_FORMAT, BAD_REQUEST, L
                                        check_old_cert_id, hexstr, same_name, verify_popo)
 from cmpkit.errors import CmpError, DecodeError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 CERTREQID_NONE = -1       # certReqId of a p10cr and its answer (OpenSSL 3.0.x since 3.0.9)
 MAX_OPEN_TRANSACTIONS = 1000   # the oldest open transaction is dropped beyond this

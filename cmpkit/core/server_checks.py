@@ -14,7 +14,7 @@ from cmpkit.core import bodies, der
 from cmpkit.core.message import PKIMessage, name_from_general_name
 from cmpkit.errors import CmpError, ConfigError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 # PKIStatus and PKIFailureInfo bit numbers used here (RFC 9810 5.2.3)
 ACCEPTED, REJECTION, WAITING = 0, 2, 3

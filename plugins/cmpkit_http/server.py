@@ -40,7 +40,7 @@ from typing import Callable, Optional
 
 from cmpkit.errors import ConfigError, CredentialError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 CONTENT_TYPE = "application/pkixcmp"
 MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB

@@ -8,7 +8,7 @@ import logging
 from cmpkit.errors import ConfigError
 from cmpkit import hookimpl
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.mock")
 
 
 @hookimpl
@@ -37,6 +37,18 @@ def cmpkit_get_transport(config, ctx):
         return None
     log.info("will contact mock server")
     return MockTransport(build_server(config, ctx))
+
+
+def open_mock(url, config, ctx):
+    """``mock:`` URLs (e.g. ``-server mock://``): the in-process mock server, as -use_mock_srv."""
+    log.info("will contact mock server")
+    return MockTransport(build_server(config, ctx))
+
+
+@hookimpl
+def cmpkit_transport_schemes():
+    """``mock://``: the in-process mock server configured by the -srv_*/-rsp_* options."""
+    return {"mock": open_mock}
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
 from .options import ANY_POLICY
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.verify")
 
 # --------------------------------------------------------------------------- names
 _SHORT_NAMES = {
