@@ -30,8 +30,8 @@ def run_reqout_only(cfg) -> int:
     path = cfg.get("reqout_only")
     try:
         write_atomically(path, step.der)
-    except OSError as exc:
-        raise CmpError(f"cannot write request PKIMessage to file '{path}': {exc.strerror or exc}") from None
+    except CmpError as exc:  # openssl's words, then the cause
+        raise CmpError(f"cannot write request PKIMessage to file '{path}': {str(exc).rpartition(': ')[2]}") from None
     hook.cmpkit_message_sent(message=step.message, der=step.der)
     return 0
 
