@@ -191,3 +191,18 @@ def test_srvcertout_as_openssl34(pki, openssl34, tmp_path):
         outs[tool] = out.exists()
     # PBM-protected responses: no validated server certificate, no file
     assert outs == {"openssl": False, "cmpkit": False}
+
+
+def test_openssl30_client_meets_delayed_delivery_as_with_openssl34(pki, openssl, openssl34, tmp_path):
+    """openssl 3.0's client knows no delayed delivery: against -poll_count it fails at the
+    delayed certConf (rr: at once), with cmpkit's server as with openssl 3.4's."""
+    outcomes = {}
+    for name, srv in (("openssl34", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
+        for cmd in ("ir", "rr"):  # a fresh server each: openssl's stays polling for the abandoned certConf
+            with Server(srv + _server_args(pki, "-poll_count", "1", "-check_after", "0")) as server:
+                r = run([openssl, "cmp", "-config", "", "-server", server.address, *PBM,
+                         *POLL_CLIENTS[cmd](pki, tmp_path)])
+                log = r.stdout + r.stderr
+                outcomes[name, cmd] = (r.returncode, "PKIStatus: waiting" in log)
+    assert outcomes[("cmpkit", "ir")] == outcomes[("openssl34", "ir")] == (1, True)
+    assert outcomes[("cmpkit", "rr")] == outcomes[("openssl34", "rr")] == (1, True)
