@@ -278,3 +278,12 @@ def test_reqout_only_ignores_server_options(pki, cmd, tmp_path):
 def test_reqout_only_unwritable(pki, cmd, tmp_path):
     rc, log = cmd(["-config", "", *PBM, "-cmd", "genm", "-reqout_only", str(tmp_path / "no" / "g.der")])
     assert rc == 1 and "cannot write request PKIMessage to file" in log
+
+
+def test_ref_cert_for_kur(pki, cmd, tmp_path):
+    """-ref_cert (man page): any oldCertID of a kur must name it, whatever -rsp_cert is."""
+    args = ["-cmd", "kur", "-newkey", pki.path("new_key"), "-certout", str(tmp_path / "c.pem")]
+    rc, log = cmd(mock(pki, *args, "-oldcert", pki.path("attacker"), "-ref_cert", pki.path("attacker")))
+    assert rc == 0, log
+    rc, log = cmd(mock(pki, *args, "-oldcert", pki.path("issued"), "-ref_cert", pki.path("attacker")))
+    assert rc == 1 and "wrong certid" in log.lower(), log
