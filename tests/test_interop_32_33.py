@@ -59,11 +59,15 @@ def test_profile_seen_by_openssl34_mock(pki, openssl34, tmp_path):
         assert "unexpected certprofile" in r.stderr.lower()
 
 
-@pytest.mark.parametrize("cmd", ["genm", "rr"])
-def test_profile_with_openssl34_client(cmd, pki, openssl34):
-    extra = ["-oldcert", pki.path("issued")] if cmd == "rr" else []
+@pytest.mark.parametrize("cmd", ["genm", "rr", "cr"])
+def test_profile_with_openssl34_client(cmd, pki, openssl34, tmp_path):
+    extra = {"rr": ["-oldcert", pki.path("issued")], "genm": [],
+             "cr": ["-newkey", pki.path("new_key"), "-subject", "/CN=leaf", "-certout", str(tmp_path / "c.pem")]}[cmd]
     with Server(CMPKIT + _server_args(pki)) as server:
         _client([openssl34, "cmp"], server, pki, "-cmd", cmd, "-profile", "profile1", *extra)
+        if cmd == "cr":  # cmpkit's mock checks the profile as openssl 3.4's does
+            r = _client([openssl34, "cmp"], server, pki, "-cmd", cmd, "-profile", "profile2", *extra, ok=False)
+            assert "unexpected certprofile" in (r.stdout + r.stderr).lower()
 
 
 # ---------------------------------------------------------------- -geninfo and -reqout_only: same request

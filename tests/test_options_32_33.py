@@ -287,3 +287,14 @@ def test_ref_cert_for_kur(pki, cmd, tmp_path):
     assert rc == 0, log
     rc, log = cmd(mock(pki, *args, "-oldcert", pki.path("issued"), "-ref_cert", pki.path("attacker")))
     assert rc == 1 and "wrong certid" in log.lower(), log
+
+
+def test_mock_accepts_cr_only_with_profile1(pki, cmd, tmp_path):
+    """As openssl 3.3+'s mock (test_interop_32_33 runs it): a cr naming a profile must name "profile1"."""
+    args = ["-cmd", "cr", "-newkey", pki.path("new_key"), "-subject", "/CN=leaf", "-certout", str(tmp_path / "c.pem")]
+    assert cmd(mock(pki, *args, "-profile", "profile1"))[0] == 0
+    assert cmd(mock(pki, *args))[0] == 0
+    rc, log = cmd(mock(pki, *args, "-profile", "profile2"))
+    assert rc == 1 and "unexpected certprofile" in log
+    rc, log = cmd(mock(pki, *args[:-2], "-profile", "profile2", "-cmd", "ir", "-certout", str(tmp_path / "i.pem")))
+    assert rc == 0, log   # only a cr is checked

@@ -211,6 +211,26 @@ class Transaction:
         self.sender_nonce = None
 
 
+OID_CERT_PROFILE = "1.3.6.1.5.5.7.4.21"   # id-it-certProfile (RFC 9483 section 3.1)
+MOCK_PROFILE = "profile1"                 # the one profile OpenSSL 3.3+'s mock accepts in a cr
+
+
+def _check_cert_profile(req: PKIMessage) -> None:
+    """OpenSSL 3.3+'s mock: a cr naming a certificate profile must name "profile1" first."""
+    from cmpkit.core import der
+    for oid, value in req.general_info:
+        if oid != OID_CERT_PROFILE:
+            continue
+        try:
+            names = der.children(value) if value is not None else []
+            first = der.content(names[0]).decode("utf-8") if names else None
+        except (ValueError, UnicodeDecodeError, CmpError):
+            raise Failure("unexpected certprofile") from None
+        if first != MOCK_PROFILE:
+            raise Failure("unexpected certprofile")
+        return
+
+
 class CmpServer:
     """One CMP server (OpenSSL's OSSL_CMP_SRV_CTX, with a transaction per sender and ID); not thread-safe."""
 
@@ -424,6 +444,8 @@ class CmpServer:
         else:
             if cur.polls >= s.poll_count:
                 cur.polls = 0  # final response after polling
+            if req.body_type == "cr":
+                _check_cert_profile(req)
             ref = s.ref_cert if s.ref_cert is not None else s.rsp_cert
             if req.body_type == "kur" and crm is not None and ref is not None:
                 check_old_cert_id(crm, ref)
