@@ -35,6 +35,12 @@ def _geninfo_oid(text: str, known: dict) -> Optional[str]:
     return _dotted(text) or known.get(text) or _OID_NAMES.get(text)
 
 
+def _named(oid: str) -> bool:
+    """Has OpenSSL a name for ``oid`` as far as cmpkit knows (extended key usages, policies)?"""
+    from ..core.x509conf import _OID_NAMES
+    return oid in _OID_NAMES.values()
+
+
 def parse_geninfo(text: str, infotypes: dict) -> list:
     """[(dotted OID, value DER)] of -geninfo ``OID:int:N`` / ``OID:str:text`` items separated by
     commas, as apps/cmp.c's handle_opt_geninfo() reads them (an int as strtol does: decimal,
@@ -54,7 +60,7 @@ def parse_geninfo(text: str, infotypes: dict) -> list:
         oid = _geninfo_oid(oid_text, known)
         if oid is None:
             raise ConfigError(f"Invalid OID in -geninfo arg {oid_text[:40]}")
-        if oid not in infotypes.values() and oid not in known.values():
+        if oid not in infotypes.values() and oid not in known.values() and not _named(oid):
             log.warning("Unknown OID in -geninfo arg: %s", oid_text[:40])
         if after.startswith("int:"):
             number = after[4:]
