@@ -133,15 +133,16 @@ def test_reqout_only_accepted_by_openssl34_mock(cmd, pki, openssl34, tmp_path):
         assert out.read_bytes() == pem_cert(pki.objs["issued"])
 
 
-def test_rr_serial_request_as_openssl34(pki, openssl34, tmp_path):
-    """The rr template of -issuer/-serial: the same RevDetails as openssl 3.4's."""
+@pytest.mark.parametrize("issuer", ["/CN=Issuing CA", "/"])
+def test_rr_serial_request_as_openssl34(pki, openssl34, tmp_path, issuer):
+    """The rr template of -issuer/-serial: the same RevDetails as openssl 3.4's ("/": an empty issuer)."""
     from pyasn1.codec.der import decoder, encoder
     from pyasn1_alt_modules import rfc9480
     bodies = {}
     for tool, argv0 in (("openssl", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
         out = tmp_path / f"{tool}.der"
-        run(argv0 + ["-config", "", *PBM, "-recipient", "/CN=x", *_serial_args(pki), "-revreason", "1",
-                     "-reqout_only", str(out)])
+        run(argv0 + ["-config", "", *PBM, "-recipient", "/CN=x", *_serial_args(pki)[:-1], issuer,
+                     "-revreason", "1", "-reqout_only", str(out)])
         msg, _ = decoder.decode(out.read_bytes(), asn1Spec=rfc9480.PKIMessage())
         bodies[tool] = encoder.encode(msg["body"])
     assert bodies["cmpkit"] == bodies["openssl"]

@@ -149,7 +149,7 @@ def build_client_settings(cfg, loader: Loader):
     if cmd == "kur" and s.old_cert is None and s.csr is None:
         raise ConfigError("missing -oldcert for certificate to be updated and no -csr given")
     from .settings_32 import apply_rr_serial  # -issuer and -serial for rr (openssl 3.2+)
-    apply_rr_serial(cfg, s, _template_dn)
+    apply_rr_serial(cfg, s, _dn)
     if cmd == "rr" and s.old_cert is None and s.csr is None and s.rev_serial is None:
         raise ConfigError("missing -oldcert or -issuer and -serial for certificate to be revoked and no -csr given")
     if cmd == "p10cr" and s.csr is None:

@@ -112,7 +112,8 @@ def parse_serial(text: str) -> int:
 def apply_rr_serial(cfg, s, template_dn) -> None:
     """-issuer and -serial (openssl 3.2+): for rr both or neither; given, they name the certificate
     to revoke and -oldcert and -csr are ignored; -serial is ignored for other commands.
-    ``template_dn(cfg, name)``: the CertTemplate name of a DN option (settings._template_dn)."""
+    ``template_dn(cfg, name)``: the DER of a DN option (settings._dn); "/" gives an empty issuer
+    name in the template, as openssl 3.4 sends it."""
     serial = cfg.get("serial")
     if serial == "":
         serial = None
