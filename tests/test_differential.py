@@ -228,7 +228,9 @@ def make_combo(rng: random.Random, n: int, where: str) -> Combo:
     elif fault < 0.24:
         mock += ["-send_error"]
     elif fault < 0.36:
-        mock += ["-poll_count", str(rng.choice([1, 2])), "-check_after", "0"]
+        # -poll_count: not compared with openssl 3.0, whose mock has no delayed delivery (3.3+:
+        # certConf, rr and genm are polled for too); tests/test_polling_all.py compares with 3.4
+        rng.choice([1, 2])  # drawn all the same: the combinations after it stay as they were
     elif fault < 0.44:
         mock += ["-grant_implicitconf"]
     return Combo(n, cmd, protection, tuple(client), tuple(mock), where)

@@ -125,6 +125,9 @@ def run_client(cfg) -> int:
     from ..plugins import hook as get_hook
 
     hook = get_hook()
+    if cfg.get("reqout_only") is not None:  # openssl 3.3+: no server contacted
+        from .run_32 import run_reqout_only
+        return run_reqout_only(cfg)
     server, use_mock_srv = plugin_option(cfg, "server"), plugin_option(cfg, "use_mock_srv")
     if server is not None and use_mock_srv:
         raise ConfigError("cannot use both -server and -use_mock_srv options")
@@ -160,12 +163,14 @@ def run_client(cfg) -> int:
                 raise
             _write_outputs(cfg, settings, result)
             _save_new_key(cfg, result, newkey_pass)
+            from .run_32 import save_srvcert  # -srvcertout (openssl 3.2+)
+            save_srvcert(cfg, client.machine, save_certs)
     finally:
         transport.close()
     return 0
 
 
-OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout")
+OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout", "srvcertout")
 OUTPUT_OPTIONS += ("newkeyout",)   # central key generation (openssl 3.5)
 
 

@@ -62,34 +62,6 @@ def _spki(public_key) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _parse_geninfo(text: str) -> list:
-    """-geninfo OID:int:N[,OID:int:N...] or OID:str:text as openssl parses it."""
-    from ..core import der
-    out = []
-    rest = text
-    while True:
-        rest = rest.lstrip()
-        oid, sep, rest = rest.partition(":")
-        if not sep:
-            raise ConfigError(f"missing ':' in -geninfo argument '{text}'")
-        parts = oid.split(".")
-        if len(parts) < 2 or not all(p.isdigit() for p in parts):
-            raise ConfigError(f"invalid OID '{oid}' in -geninfo argument")
-        kind, sep, rest = rest.partition(":")
-        if not sep or kind.lower() not in ("int", "str"):
-            raise ConfigError(f"missing 'int:' or 'str:' in -geninfo argument '{text}'")
-        value, sep, rest = rest.partition(",")
-        if kind.lower() == "int":
-            v = value.strip()
-            if not v or not (v.lstrip("+-").isdigit()):
-                raise ConfigError(f"cannot parse int in -geninfo argument '{text}'")
-            out.append((oid, der.integer(int(v))))
-        else:
-            out.append((oid, der.tlv(0x0C, value.encode("utf-8"))))
-        if not sep:
-            return out
-
-
 def _read_csr(cfg, loader) -> Optional[bytes]:
     src = cfg.get("csr")
     return None if src is None else loader.csr(src)
@@ -176,8 +148,10 @@ def build_client_settings(cfg, loader: Loader):
         s.old_cert = s.cert
     if cmd == "kur" and s.old_cert is None and s.csr is None:
         raise ConfigError("missing -oldcert for certificate to be updated and no -csr given")
-    if cmd == "rr" and s.old_cert is None and s.csr is None:
-        raise ConfigError("missing -oldcert for certificate to be revoked and no -csr given")
+    from .settings_32 import apply_rr_serial  # -issuer and -serial for rr (openssl 3.2+)
+    apply_rr_serial(cfg, s, _dn)
+    if cmd == "rr" and s.old_cert is None and s.csr is None and s.rev_serial is None:
+        raise ConfigError("missing -oldcert or -issuer and -serial for certificate to be revoked and no -csr given")
     if cmd == "p10cr" and s.csr is None:
         raise ConfigError("missing PKCS#10 CSR for p10cr (-csr)")
     s.revreason = cfg.get("revreason") if cfg.get("revreason") is not None else -1
@@ -190,7 +164,7 @@ def build_client_settings(cfg, loader: Loader):
     popo = cfg.get("popo")
     s.popo = 1 if popo is None else popo
     _central_keygen(cfg, s, enroll)
-    if enroll:  # openssl 3.0 does not require -certout for p10cr
+    if enroll and cfg.get("reqout_only") is None:  # openssl 3.0 does not require -certout for p10cr
         if cfg.get("certout") is None:
             raise ConfigError("-certout not given, nowhere to save newly enrolled certificate")
     if enroll:
@@ -236,7 +210,11 @@ def build_client_settings(cfg, loader: Loader):
         s.sender = _dn(cfg, "subject")
     s.recipient = _recipient(cfg, s)
     if cfg.get("geninfo"):
-        s.geninfo = _parse_geninfo(cfg.get("geninfo"))
+        from .settings_32 import parse_geninfo  # openssl 3.3's list syntax and messages
+        s.geninfo = parse_geninfo(cfg.get("geninfo"), INFOTYPES)
+    if cfg.get("profile") is not None:
+        from .settings_32 import profile_itav
+        s.geninfo = list(s.geninfo) + [profile_itav(cfg.get("profile"))]
     infotype = cfg.get("infotype")
     if infotype is not None:
         if infotype not in INFOTYPES:

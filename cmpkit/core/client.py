@@ -92,6 +92,8 @@ class ClientSettings:
     disable_confirm: bool = False
     out_trusted: list = field(default_factory=list)
     revreason: int = -1
+    rev_issuer: Optional[bytes] = None     # -issuer (DER Name) with -serial: the rr template (3.2+)
+    rev_serial: Optional[int] = None       # -serial
     infotypes: list = field(default_factory=list)    # [(oid, value DER or None)] for genm
     # timing
     total_timeout: int = 0
@@ -147,7 +149,14 @@ TRANSITIONS = {
     "await confirmation": (("pkiconf",), "_on_pkiconf"),
     "await revocation response": (("rp",), "_on_rp"),
     "await general response": (("genp",), "_on_genp"),
+    # delayed delivery (RFC 9480 section 3.4, openssl 3.3+): an error message with status
+    # "waiting" answered a request of a state in DELAYABLE; pollReq with certReqId -1 gets
+    # pollRep or the answer that state waits for ("{delayed}": its accepted body types)
+    "await delayed response": (("pollRep", "{delayed}"), "_on_delayed_poll_rep"),
 }
+DELAYABLE = ("await certificate response", "await confirmation", "await revocation response",
+             "await general response")
+CERTREQID_NONE = -1  # the certReqId of a pollReq for a delayed response
 # What a command sends first and which state then waits for the answer.
 FIRST_STATE = {"ir": "await certificate response", "cr": "await certificate response",
                "kur": "await certificate response", "p10cr": "await certificate response",
@@ -177,6 +186,10 @@ class ClientMachine:
         self.status: Optional[int] = None
         self._rejection: Optional[str] = None          # why the client refused the new certificate
         self._ckg_key = None                           # the centrally generated key received
+        # the server certificate that verified the last response's signature (-srvcertout);
+        # None after a MAC-protected or unprotected one (openssl's validatedSrvCert)
+        self.validated_srvcert: Optional[bytes] = None
+        self._delayed: Optional[str] = None            # the state whose answer is delayed (polling)
 
     # ------------------------------------------------------------ events
     def start(self, now: float) -> Step:
@@ -189,6 +202,7 @@ class ClientMachine:
         self.extra_certs_in = []
         self._result = None
         self.status = self._rejection = None
+        self._delayed = None
         self.deadline = now + s.total_timeout if s.total_timeout and s.total_timeout > 0 else None
         if s.cmd in ("ir", "cr", "kur", "p10cr"):
             self._rep_type = REP_FOR_REQ[s.cmd]
@@ -208,7 +222,11 @@ class ClientMachine:
                                    f"(received {_upper(rsp.body_type)})")
         accepted, handler = TRANSITIONS[self.state]
         expected = tuple(self._rep_type if t == "{rep}" else t for t in accepted)
+        if "{delayed}" in expected:
+            expected = tuple(t for t in expected if t != "{delayed}") + self._delayed_types()
         self._check_response(self._sent, rsp, expected, adopt)
+        if rsp.body_type == "error":  # only an error with status "waiting" gets here
+            return self._on_delayed(rsp)
         return getattr(self, handler)(rsp)
 
     def resume(self, now: float) -> Step:
@@ -216,6 +234,8 @@ class ClientMachine:
         if self.state != "polling":
             raise TransactionError(f"nothing to resume in state '{self.state}'")
         self._now = now
+        if self._delayed is not None:
+            return self._send(self._new("pollReq", bodies.poll_req_der([CERTREQID_NONE])), "await delayed response")
         return self._send(self._new("pollReq", bodies.poll_req_der([self._cert_req_id])), "await poll response")
 
     def time_left(self, now: float) -> Optional[float]:
@@ -245,6 +265,26 @@ class ClientMachine:
     def _on_poll_rep(self, rsp: PKIMessage) -> Step:
         if rsp.body_type == self._rep_type:
             return self._on_cert_rep(rsp)
+        entries = bodies.read_poll_rep(rsp.body_content)
+        if not entries:
+            raise TransactionError("empty POLLREP")
+        return self._wait_for_poll(max(0, entries[0][1]))
+
+    def _delayed_types(self) -> tuple:
+        accepted, _ = TRANSITIONS[self._delayed]
+        return tuple(self._rep_type if t == "{rep}" else t for t in accepted)
+
+    def _on_delayed(self, rsp: PKIMessage) -> Step:
+        """An error message with status "waiting": poll for the delayed answer (certReqId -1)."""
+        log.info("received 'waiting' PKIStatus, starting to poll for response")
+        self._delayed = self.state
+        return self._wait_for_poll(None)
+
+    def _on_delayed_poll_rep(self, rsp: PKIMessage) -> Step:
+        if rsp.body_type != "pollRep":  # the final answer: handled as in the state that waited for it
+            log.info("received final response after polling")
+            self.state, self._delayed = self._delayed, None
+            return getattr(self, TRANSITIONS[self.state][1])(rsp)
         entries = bodies.read_poll_rep(rsp.body_content)
         if not entries:
             raise TransactionError("empty POLLREP")
@@ -345,7 +385,7 @@ class ClientMachine:
         msg = new_message(body_type, sender=self._sender(),
                           recipient=directory_name(s.recipient) if s.recipient is not None else NULL_DN_GENERAL_NAME,
                           transaction_id=self.transaction_id, recip_nonce=self.recip_nonce,
-                          sender_kid=self._sender_kid(), general_info=gi + list(s.geninfo),
+                          sender_kid=self._sender_kid(), general_info=list(s.geninfo) + gi,
                           message_time=self._now, body=body)
         self.transaction_id = msg.transaction_id
         self._protect(msg)
@@ -429,6 +469,7 @@ class ClientMachine:
         if rsp.pvno not in (2, 3):
             raise TransactionError(f"unsupported pvno {rsp.pvno} in response")
         # protection
+        self.validated_srvcert = None
         self._check_protection(rsp)
         if s.expect_sender is not None:
             if not same_name(rsp.sender_name_der, s.expect_sender):
@@ -439,6 +480,8 @@ class ClientMachine:
         if rsp.body_type == "error":
             si, code, details = bodies.read_error(rsp.body_content)
             self.status = si.status
+            if si.status == STATUS_WAITING and self.state in DELAYABLE:
+                return  # delayed delivery: receive() starts polling
             extra = (f"; errorCode: {code}" if code is not None else "") + \
                 (f"; errorDetails: {'; '.join(details)}" if details else "")
             raise TransactionError(f"received error message: {si.describe()}{extra}")
@@ -481,6 +524,7 @@ class ClientMachine:
                 raise ProtectionError(f"response signature does not verify with -srvcert {subject}: {exc}") from None
             if not s.ignore_keyusage:
                 self._check_keyusage(s.srvcert)
+            self.validated_srvcert = s.srvcert
             return
         if not s.trusted:
             raise ProtectionError("cannot verify signature-protected response: no -trusted or -srvcert given")
@@ -505,6 +549,7 @@ class ClientMachine:
             if not s.ignore_keyusage:
                 self._check_keyusage(cand)
             self._verify_chain(cand, rsp.extra_certs + list(s.untrusted), s.trusted)
+            self.validated_srvcert = cand
             return
         raise ProtectionError("no suitable sender certificate found to verify the response signature"
                               + (f" ({errors[-1]})" if errors else ""))
@@ -547,6 +592,8 @@ class ClientMachine:
     def _revocation_template(self) -> bodies.Template:
         s = self.s
         from cryptography import x509
+        if s.rev_serial is not None:  # -issuer and -serial (openssl 3.2+): they win over -oldcert and -csr
+            return bodies.Template(serial=s.rev_serial, issuer=s.rev_issuer)
         if s.old_cert is not None:
             old = x509.load_der_x509_certificate(s.old_cert)
             return bodies.Template(serial=old.serial_number, issuer=old.issuer.public_bytes())

@@ -73,8 +73,9 @@ OPTIONS = (
     Option("cmd", "choice", "CMP request to send: ir, cr, kur, p10cr, rr or genm", GENERIC,
            "ir|cr|kur|p10cr|rr|genm", choices=("ir", "cr", "kur", "p10cr", "rr", "genm"), order=5),
     _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes", order=6),
-    _str("geninfo", GENERIC, "OID:int:N",
-         "generalInfo integer to put in the request header, e.g. 1.2.3.4:int:56789", order=7),
+    _str("geninfo", GENERIC, "values",
+         "Comma-separated generalInfo ITAVs for the request header: OID:int:N or OID:str:text, "
+         "e.g. '1.2.3.4:int:56789, id-kp:str:name'", order=7),
 
     # ---- certificate enrollment
     _str("newkey", ENROLL, "filename|uri",
@@ -224,6 +225,20 @@ OPTIONS = (
     _flag("x509_strict", VERIFY, "Apply strict X.509 conformance checks", order=131),
     _flag("issuer_checks", VERIFY,
           "Print issuer search diagnostics (deprecated: no effect)", no_effect=True, order=132),
+
+    # ---- options of openssl 3.2/3.3 (3.4 man page). ``order`` between two 3.1 positions keeps
+    # the 3.4 SYNOPSIS order without renumbering the 3.1 options (x.5 = after position x)
+    _str("profile", GENERIC, "name",
+         "Certificate profile name to place in generalInfo field of request PKIHeader", order=6.5),
+    _str("serial", ENROLL_REV, "number",
+         "Serial number of certificate to be revoked in revocation request (rr), with -issuer; "
+         "decimal or hex with 0x", order=26.5),
+    _flag("no_cache_extracerts", SERVER_AUTH,
+          "Do not keep certificates received in the extraCerts CMP message field", order=41.3),
+    _str("srvcertout", SERVER_AUTH, "filename",
+         "File to save the server cert used and validated for CMP response protection", order=41.6),
+    _str("reqout_only", DEBUG, "filename",
+         "Save the first CMP request created by the client to file and exit", order=74.5),
 
     # ---- cmpkit's own core options (not in the man page)
     _str("crls", VERIFY, "filenames",

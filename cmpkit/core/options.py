@@ -100,7 +100,7 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
         choices = tuple(choices)
         if kind == "choice" and not choices:
             raise ValueError(f"option -{name}: a choice option needs choices")
-        if order is not None and (extension or type(order) is not int or order < 1):
+        if order is not None and (extension or type(order) not in (int, float) or order < 1):
             raise ValueError(f"option -{name}: order must be a man-page position (1, 2, ...) of an openssl option")
         return super().__new__(cls, name, kind, help, group, metavar, default, choices, minimum, maximum,
                                no_effect, extension, repeatable, order)

@@ -98,6 +98,7 @@ class ServerSettings:
     accept_unprot_err: bool = False
     accept_raverified: bool = False
     ref_cert: Optional[bytes] = None
+    no_cache_extracerts: bool = False   # -no_cache_extracerts: extraCerts of requests are not kept
     policy: object = None
     digest: str = "sha256"
     rsp_key: object = None      # -rsp_key: the private key returned for central key generation (cryptography)
@@ -147,6 +148,13 @@ REFUSED = None
 UNEXPECTED = Transition((), "_unexpected")
 NOT_POLLING = Transition((), "_poll_req_not_polling")
 
+# Delayed delivery (RFC 9480 section 3.4, OpenSSL 3.3's mock with -poll_count): these requests
+# are first answered with an error message with status "waiting"; pollReq (certReqId -1) gets
+# pollRep until the last poll, which gets the real answer. ir/cr/kur/p10cr poll through their
+# "waiting" certificate response instead; an error message is never delayed.
+DELAYED_REQUESTS = ("rr", "genm", "certConf")
+DELAYED_RESPONSES = ("rp", "genp", "pkiconf")
+
 #: state -> request body -> Transition (or REFUSED)
 TRANSITIONS = {
     IDLE: {
@@ -166,7 +174,7 @@ TRANSITIONS = {
         # OpenSSL's server takes a certConf in any open transaction, polling or not
         "certConf": Transition(("pkiconf",), "_cert_conf"),
         # pollRep, or at the last poll the answer to the request that started polling
-        "pollReq": Transition(("pollRep", "ip", "cp", "kup"), "_poll_req"),
+        "pollReq": Transition(("pollRep", "ip", "cp", "kup") + DELAYED_RESPONSES, "_poll_req"),
         OTHER: UNEXPECTED,
     },
 }
@@ -195,6 +203,8 @@ class Transaction:
     cert_req_id: Optional[int] = None
     poll_request: Optional[PKIMessage] = None   # the request answered with "waiting"
     polls: int = 0
+    delayed: bool = False                    # poll_request is a delayed rr/genm/certConf
+    conf_req_id: Optional[int] = None        # cert_req_id of the certificate while a certConf is delayed
     last_seen: float = 0.0                   # time of the last request that changed it
 
     def restart(self) -> None:
@@ -204,12 +214,33 @@ class Transaction:
         self.transaction_id = None
         self.sender_nonce = None
         self.poll_request, self.polls = None, 0
+        self.delayed, self.conf_req_id = False, None
 
     def close(self) -> None:
         """End of the transaction: the next request must start a new one."""
         self.state = IDLE
         self.transaction_id = None
         self.sender_nonce = None
+
+
+OID_CERT_PROFILE = "1.3.6.1.5.5.7.4.21"   # id-it-certProfile (RFC 9483 section 3.1)
+MOCK_PROFILE = "profile1"                 # the one profile OpenSSL 3.3+'s mock accepts in a cr
+
+
+def _check_cert_profile(req: PKIMessage) -> None:
+    """OpenSSL 3.3+'s mock: a cr naming a certificate profile must name "profile1" first."""
+    from cmpkit.core import der
+    for oid, value in req.general_info:
+        if oid != OID_CERT_PROFILE:
+            continue
+        try:
+            names = der.children(value) if value is not None else []
+            first = der.content(names[0]).decode("utf-8") if names else None
+        except (ValueError, UnicodeDecodeError, CmpError):
+            raise Failure("unexpected certprofile") from None
+        if first != MOCK_PROFILE:
+            raise Failure("unexpected certprofile")
+        return
 
 
 class CmpServer:
@@ -228,6 +259,7 @@ class CmpServer:
         self._sender_gn: Optional[bytes] = None
         self._use_secret = True
         self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of our responses
+        self._delaying = False
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request_der: bytes, now: float) -> bytes:
@@ -246,6 +278,7 @@ class CmpServer:
 
     def _handle(self, request_der: bytes) -> bytes:
         self.current = Transaction()  # for an answer that belongs to no transaction
+        self._delaying = False        # set while answering with the "waiting" error of delayed delivery
         try:
             req = PKIMessage.from_der(request_der)
         except CmpError as exc:
@@ -261,8 +294,10 @@ class CmpServer:
         try:
             transition = self._accept(req)
             verified = self._check_request(req)
-            rsp = getattr(self, transition.handler)(req)
-            if rsp.body_type not in transition.responses:
+            rsp = self._delayed_delivery(req)
+            if rsp is None:
+                rsp = getattr(self, transition.handler)(req)
+            if rsp.body_type not in transition.responses and not self._delaying:
                 raise RuntimeError(f"{transition.handler} answered {req.body_type} with {rsp.body_type}")
         except DecodeError as exc:  # a body part read lazily, as OpenSSL's d2i would have read it first
             log.error("mock server: cannot decode request: %s", exc)
@@ -353,6 +388,8 @@ class CmpServer:
                 state = IDLE
             elif cur.poll_request is not None:
                 state = POLLING
+        if rsp_type == "error" and self._delaying:
+            state = POLLING  # the "waiting" error of delayed delivery
         if state == IDLE:
             cur.close()
         else:
@@ -362,7 +399,8 @@ class CmpServer:
     def _check_request(self, req: PKIMessage) -> bool:
         """The rest of OSSL_CMP_SRV_process_request's checks and ossl_cmp_msg_check_update(); True when done."""
         cur = self.current
-        self.protection.remember_certs(req.extra_certs)
+        if not self.s.no_cache_extracerts:
+            self.protection.remember_certs(req.extra_certs)
         try:
             ok = self.protection.verify(req)
         finally:
@@ -422,6 +460,8 @@ class CmpServer:
         else:
             if cur.polls >= s.poll_count:
                 cur.polls = 0  # final response after polling
+            if req.body_type == "cr":
+                _check_cert_profile(req)
             ref = s.ref_cert if s.ref_cert is not None else s.rsp_cert
             if req.body_type == "kur" and crm is not None and ref is not None:
                 check_old_cert_id(crm, ref)
@@ -521,8 +561,38 @@ class CmpServer:
         cur.polls += 1
         if cur.polls >= s.poll_count:  # end of polling: answer the remembered request
             original, cur.poll_request = cur.poll_request, None
+            if cur.delayed:
+                return self._delayed_answer(original)
             return self._cert_request(original)
         return self._message("pollRep", bodies.poll_rep_der([(cert_req_id, s.check_after, [])]))
+
+    def _delayed_delivery(self, req: PKIMessage) -> Optional[PKIMessage]:
+        """The "waiting" error message if ``req`` is to be answered only after polling, else None
+        (the mock's delayed_delivery(): with -poll_count, the first rr, genm or certConf of a
+        transaction; a certConf after a polled certificate response as well)."""
+        s, cur = self.s, self.current
+        if s.poll_count <= 0 or req.body_type not in DELAYED_REQUESTS or cur.polls != 0:
+            return None
+        if req.body_type == "certConf" and (cur.implicit_confirm or cur.state == IDLE or cur.poll_request is not None):
+            return None  # refused by its handler, or taken while polling for the certificate: not delayed
+        cur.poll_request, cur.delayed = req, True
+        if req.body_type == "certConf":
+            cur.conf_req_id = cur.cert_req_id
+        cur.cert_req_id = CERTREQID_NONE
+        log.info("mock server: delaying the answer to %s (polling)", _upper(req.body_type))
+        self._delaying = True
+        return self._message("error", bodies.error_der(StatusInfo(WAITING), 0))
+
+    def _delayed_answer(self, original: PKIMessage) -> PKIMessage:
+        """The answer to the delayed request at the end of polling."""
+        cur = self.current
+        cur.polls, cur.delayed = 0, False
+        if original.body_type == "certConf":
+            cur.cert_req_id, cur.conf_req_id = cur.conf_req_id, None
+            cur.polls = self.s.poll_count  # the mock does not delay the certConf a second time
+            return self._cert_conf(original)
+        cur.polls = self.s.poll_count
+        return getattr(self, STARTING[original.body_type].handler)(original)
 
     def _poll_req_not_polling(self, req: PKIMessage) -> PKIMessage:
         """A pollReq outside polling: the generic checks, then the mock's "not in polling mode"."""

@@ -35,6 +35,7 @@ REASONS = {
     "sender generalname type not supported": 150, "transactionid unmatched": 152,
     "unexpected pkibody": 133, "unexpected pvno": 153, "wrong certid": 189, "wrong pbm value": 155,
     "error creating certrep": 117,
+    "unexpected certprofile": 196,  # openssl 3.3+
 }
 CRMF_REASONS = {"bad pbm iterationcount": 100, "popo inconsistent public key": 126,
                 "popo missing": 121, "popo missing public key": 118, "popo missing subject": 119,

@@ -35,6 +35,7 @@ OPTIONS = (
     _str("srv_keypass", "arg", "Pass phrase source for -srv_key (and -srv_cert)", 84),
     _str("srv_trusted", "filenames|uris", "Trust anchors for authenticating clients", 85),
     _str("srv_untrusted", "filenames|uris", "Intermediate certificates for checking client protection", 86),
+    _str("ref_cert", "filename|uri", "Certificate to be expected for rr and any oldCertID in kur messages", 86.5),
     _str("rsp_cert", "filename|uri", "Certificate the mock server issues", 87),
     # openssl 3.5: not in the 3.1 SYNOPSIS; ``order`` repeats that of -rsp_cert, which they follow
     _str("rsp_key", "filename|uri", "Private key the mock server returns with -rsp_cert for central key generation", 87),

@@ -103,6 +103,10 @@ def build_server(cfg, loader):
         s.rsp_cert, _ = loader.cert(cfg.get("rsp_cert"), "cert to be returned by the mock server",
                                     cfg.get("keypass"))
     _central_keygen(cfg, loader, s)
+    if cfg.get("ref_cert") is not None:  # openssl 3.2+: what rr and kur's oldCertID must name
+        s.ref_cert, _ = loader.cert(cfg.get("ref_cert"), "reference cert to be expected by the mock server",
+                                    cfg.get("otherpass"))
+    s.no_cache_extracerts = bool(cfg.get("no_cache_extracerts"))
     s.rsp_extracerts = loader.certs(cfg.get_list("rsp_extracerts"), "CMP extra certificates for mock server", other)
     s.rsp_capubs = loader.certs(cfg.get_list("rsp_capubs"), "caPubs for mock server", other)
 
