@@ -28,6 +28,18 @@ def pki(tmp_path_factory):
     return build(tmp_path_factory.mktemp("pki"))
 
 
+@pytest.fixture(autouse=True)
+def _cmpkit_logger_restored():
+    """Each test starts and ends with the "cmpkit" logger as it was: a test that runs cli.main in
+    process leaves its stderr handler, level and propagate=False behind otherwise."""
+    import logging
+    log = logging.getLogger("cmpkit")
+    saved = list(log.handlers), log.level, log.propagate, log.disabled
+    yield
+    log.handlers[:] = saved[0]
+    log.level, log.propagate, log.disabled = saved[1], saved[2], saved[3]
+
+
 @pytest.fixture
 def openssl():
     path = shutil.which("openssl")
