@@ -3,7 +3,8 @@
 Protection covers the DER of ``ProtectedPart ::= SEQUENCE { header, body }``
 (:func:`protected_part`); algorithms travel as AlgorithmIdentifier DER. MAC-based:
 PasswordBasedMac (RFC 4210 5.1.3.1, OpenSSL's only MAC) and PBMAC1 with PBKDF2 (RFC 8018,
-RFC 9481 6.1). Signature-based: RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, Ed25519, Ed448.
+RFC 9481 6.1). Signature-based: RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, Ed25519, Ed448, ML-DSA
+(FIPS 204, RFC 9881; SLH-DSA is recognised and refused: cryptography lacks it).
 Parameters received from a peer are bounded (:data:`MAX_ITERATIONS`) so that a message
 cannot make us compute for long. All cryptography is ``cryptography``'s.
 """
@@ -331,7 +332,8 @@ def cert_subject_der(cert_der: bytes) -> bytes | None:
 
 
 def key_type(public_key) -> str:
-    """The key type of a ``cryptography`` public key: rsa, ec, ed25519 or ed448; else ProtectionError."""
+    """The key type of a ``cryptography`` public key: rsa, ec, ed25519, ed448 or ml-dsa-44/65/87;
+    else ProtectionError."""
     name = _key_type_of_class(type(public_key))
     if name is None:
         raise ProtectionError(f"unsupported key type for signatures: {type(public_key).__name__}")
@@ -347,6 +349,18 @@ def _key_type_of_class(cls) -> str | None:
                        (ed25519.Ed25519PublicKey, "ed25519"), (ed448.Ed448PublicKey, "ed448")):
         if issubclass(cls, base):
             return name
+    return _pq_key_type_of_class(cls)
+
+
+def _pq_key_type_of_class(cls) -> str | None:
+    """ml-dsa-44/65/87 for cryptography's ML-DSA key classes (public or private), else None."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import mldsa
+    except ImportError:  # cryptography before ML-DSA support
+        return None
+    for size in (44, 65, 87):
+        if any(issubclass(cls, getattr(mldsa, f"MLDSA{size}{part}Key", ())) for part in ("Public", "Private")):
+            return f"ml-dsa-{size}"
     return None
 
 
@@ -368,7 +382,7 @@ def signature_algorithm(public_key, digest: str | None = DEFAULT_DIGEST, pss: bo
 
 @functools.lru_cache(maxsize=64)
 def _signature_algorithm(kind: str, digest: str | None, pss: bool) -> bytes:
-    if kind in ("ed25519", "ed448"):
+    if kind in algs.PURE_SIGNATURE_KINDS:
         return algs.encode_algorithm_identifier(algs.SIGNATURE_OIDS[(kind, None)])
     name = algs.digest_name(digest or DEFAULT_DIGEST)
     if kind == "rsa" and pss:
@@ -404,12 +418,15 @@ def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] 
         kind, hash_name = algs.SIGNATURE_BY_OID[oid]
         # RSA: NULL (RFC 4055; absent is tolerated); ECDSA (RFC 5758) and EdDSA (RFC 8410):
         # absent (NULL tolerated for ECDSA, as some encoders write it).
-        allowed = (None,) if kind in ("ed25519", "ed448") else (None, algs.NULL_DER)
+        # ML-DSA (RFC 9881): absent.
+        allowed = (None,) if kind in algs.PURE_SIGNATURE_KINDS else (None, algs.NULL_DER)
         if params not in allowed:
             raise ProtectionError(f"unexpected parameters of signature algorithm {algs.oid_name(oid)}")
         return kind, hash_name, None
     if oid == algs.RSASSA_PSS_OID:
         return ("rsa",) + _pss_params(params)
+    if oid in algs.SLH_DSA_OIDS:
+        raise ProtectionError(f"{algs.SLH_DSA_UNSUPPORTED} ({algs.oid_name(oid)})")
     raise ProtectionError(f"unsupported signature algorithm: {algs.oid_name(oid)}")
 
 
@@ -480,7 +497,7 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
         raise ProtectionError(f"signature algorithm is for {kind.upper()} keys but the signer key is {actual.upper()}")
     signature, data = bytes(signature), bytes(data)
     try:
-        if kind in ("ed25519", "ed448"):
+        if kind in algs.PURE_SIGNATURE_KINDS:  # EdDSA; ML-DSA with the empty context (RFC 9881)
             public_key.verify(signature, data)
         elif kind == "ec":
             public_key.verify(signature, data, ec.ECDSA(algs.hash_object(hash_name)))
@@ -519,7 +536,8 @@ def digest_for_cert_hash(cert_der: bytes) -> str:
         return _pss_params(params)[0]
     if oid in algs.SIGNATURE_BY_OID:
         kind, hash_name = algs.SIGNATURE_BY_OID[oid]
-        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}[kind]
+        # ML-DSA names no hash: SHA-512, as for Ed25519 (a peer that differs sends hashAlg, RFC 9480 2.10)
+        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}.get(kind, "sha512")
     raise ProtectionError(f"cannot compute certHash: unsupported certificate signature algorithm {oid}")
 
 
