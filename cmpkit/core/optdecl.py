@@ -216,6 +216,9 @@ OPTIONS = (
           "Print issuer search diagnostics (deprecated: no effect)", no_effect=True, order=132),
 
     # ---- cmpkit's own core options (not in the man page)
+    _flag("pbmac1", CLIENT_AUTH,
+          "Protect with PBMAC1 (RFC 9481 6.1.2) instead of PBM when -secret is given; "
+          "-mac names its PRF and MAC, default hmacWithSHA256", extension=True),
     _str("crls", VERIFY, "filenames",
          "CRL file(s) (PEM or DER) for -crl_check and -crl_check_all", extension=True),
 )
