@@ -34,6 +34,16 @@ def build(signing_key, subject_key, subject="ee", issuer="ca", **kw):
                                        not_before=NOW, not_after=NOW + datetime.timedelta(days=1), **kw)
 
 
+@pytest.fixture
+def cli_err(monkeypatch, capsys):
+    """What cli.main prints to stderr: its handler is added on capsys' stream (and removed after)."""
+    import logging
+    logger = logging.getLogger("cmpkit")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    return lambda: capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- identifiers
 
 @pytest.mark.parametrize("size", [44, 65, 87])
@@ -217,9 +227,10 @@ def test_ml_dsa_requests_are_signed_with_ml_dsa(pq_pki, tmp_path, fresh_plugins)
     assert str(popo["algorithm"]) == ML_DSA[87]                          # POPO with the -newkey
 
 
-def test_ml_dsa_wrong_server_key_is_refused(pq_pki, tmp_path, fresh_plugins, capsys):
+def test_ml_dsa_wrong_server_key_is_refused(pq_pki, tmp_path, fresh_plugins, cli_err):
     args = _pq_args(pq_pki, "ir", tmp_path)
     args[args.index("-srv_key") + 1] = pq_pki.path("client_key")       # does not match -srv_cert
     assert cli.main(args) == 1
     assert not (tmp_path / "ir.pem").exists()
-    assert "Traceback" not in capsys.readouterr().err
+    err = cli_err()
+    assert "Traceback" not in err and "CMP error:" in err

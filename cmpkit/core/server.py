@@ -265,7 +265,7 @@ class CmpServer:
                 if cur.transaction_id is None:
                     cur.transaction_id = req.transaction_id
                 cur.recip_nonce = req.sender_nonce
-            si = StatusInfo(REJECTION, [exc.reason], [BAD_REQUEST])
+            si = StatusInfo(REJECTION, [exc.reason], [getattr(exc, "bit", BAD_REQUEST)])
             details = [LIB_NAMES[exc.lib], exc.reason] + ([exc.data] if exc.data else [])
             rsp = self._message("error", bodies.error_der(si, exc.code, details),
                                 unprotected=self.s.send_unprot_err)

@@ -19,6 +19,7 @@ log = logging.getLogger("cmpkit")
 # PKIStatus and PKIFailureInfo bit numbers used here (RFC 9810 5.2.3)
 ACCEPTED, REJECTION, WAITING = 0, 2, 3
 BAD_ALG, BAD_REQUEST, BAD_DATA_FORMAT, BAD_POP = 0, 2, 5, 9
+BAD_MESSAGE_CHECK = 1
 MAX_FAILURE_BIT = 26
 
 # Error library codes and reason numbers as OpenSSL packs them into errorCode:
@@ -44,9 +45,10 @@ CRMF_REASONS = {"bad pbm iterationcount": 100, "popo inconsistent public key": 1
 class Failure(Exception):
     """A request the server answers with an error message (OpenSSL's error queue entry)."""
 
-    def __init__(self, reason: str, data: Optional[str] = None, lib: int = LIB_CMP):
+    def __init__(self, reason: str, data: Optional[str] = None, lib: int = LIB_CMP, bit: int = None):
         super().__init__(reason + (f": {data}" if data else ""))
         self.reason, self.data, self.lib = reason, data, lib
+        self.bit = BAD_REQUEST if bit is None else bit   # the PKIFailureInfo bit (OpenSSL: badRequest)
 
     @property
     def code(self) -> int:
@@ -120,8 +122,8 @@ class ProtectionCheck:
             req.verify_mac(self.s.srv_secret)
         except ProtectionError as exc:
             log.warning("verifying PBM-based CMP message protection failed")
-            if "iteration" in str(exc):
-                raise Failure("bad pbm iterationcount", lib=LIB_CRMF) from None
+            if "iteration" in str(exc):  # PBM or PBMAC1 count out of bounds, refused before hashing
+                raise Failure("bad pbm iterationcount", lib=LIB_CRMF, bit=BAD_MESSAGE_CHECK) from None
             raise Failure("wrong pbm value") from None
         log.debug("successfully validated PBM-based CMP message protection")
 
