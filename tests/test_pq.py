@@ -234,3 +234,75 @@ def test_ml_dsa_wrong_server_key_is_refused(pq_pki, tmp_path, fresh_plugins, cli
     assert not (tmp_path / "ir.pem").exists()
     err = cli_err()
     assert "Traceback" not in err and "CMP error:" in err
+
+
+# ---------------------------------------------------------------- PKCS#12 with an ML-DSA key
+
+def _pkcs12(key, certs, password=None):
+    """A PFX as OpenSSL 3 writes it (RFC 7292): certificates in PBES2/AES-256-CBC encryptedData, the
+    key in a pkcs8ShroudedKeyBag (cryptography's PKCS#8 encryption); without ``password`` both plain.
+    No MAC (optional in RFC 7292)."""
+    import os
+
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    data_oid = der.oid("1.2.840.113549.1.7.1")
+    cert_bags = der.sequence(*[der.sequence(der.oid("1.2.840.113549.1.12.10.1.3"), der.tlv(0xA0, der.sequence(
+        der.oid("1.2.840.113549.1.9.22.1"), der.tlv(0xA0, der.tlv(0x04, c.public_bytes(serialization.Encoding.DER))))))
+        for c in certs])
+    if password is None:
+        key_bag = der.sequence(der.oid("1.2.840.113549.1.12.10.1.1"), der.tlv(0xA0, key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+        cert_ci = der.sequence(data_oid, der.tlv(0xA0, der.tlv(0x04, cert_bags)))
+    else:
+        key_bag = der.sequence(der.oid("1.2.840.113549.1.12.10.1.2"), der.tlv(0xA0, key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password))))
+        salt, iv = os.urandom(16), os.urandom(16)
+        aes_key = PBKDF2HMAC(hashes.SHA256(), 32, salt, 2048).derive(password)
+        padder = padding.PKCS7(128).padder()
+        enc = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
+        ciphertext = enc.update(padder.update(cert_bags) + padder.finalize()) + enc.finalize()
+        pbes2 = der.sequence(der.oid("1.2.840.113549.1.5.13"), der.sequence(
+            der.sequence(der.oid("1.2.840.113549.1.5.12"), der.sequence(
+                der.tlv(0x04, salt), der.integer(2048), der.sequence(der.oid("1.2.840.113549.2.9"), algs.NULL_DER))),
+            der.sequence(der.oid("2.16.840.1.101.3.4.1.42"), der.tlv(0x04, iv))))
+        cert_ci = der.sequence(der.oid("1.2.840.113549.1.7.6"), der.tlv(0xA0, der.sequence(
+            der.integer(0), der.sequence(data_oid, pbes2, der.tlv(0x80, ciphertext)))))
+    key_ci = der.sequence(data_oid, der.tlv(0xA0, der.tlv(0x04, der.sequence(key_bag))))
+    auth_safe = der.sequence(cert_ci, key_ci)
+    return der.sequence(der.integer(3), der.sequence(data_oid, der.tlv(0xA0, der.tlv(0x04, auth_safe))))
+
+
+@pytest.mark.parametrize("password", [None, b"p12 pass"])
+def test_ml_dsa_pkcs12_loads(pq_pki, tmp_path, password):
+    from pyasn1.codec.der.decoder import decode
+    from pyasn1_alt_modules import rfc7292
+
+    from cmpkit_file.credentials import load_certs, load_private_key
+    from cmpkit.errors import CredentialError
+    o = pq_pki.objs
+    pfx = _pkcs12(o["client_key"], [o["root"], o["client"]], password)
+    decode(pfx, asn1Spec=rfc7292.PFX())                       # a PFX by RFC 7292's schema
+    with pytest.raises(ValueError):                          # what this reader is there for
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        pkcs12.load_key_and_certificates(pfx, password)
+    path = tmp_path / "client.p12"
+    path.write_bytes(pfx)
+    key = load_private_key(str(path), password)
+    assert key.public_key().public_bytes(*SPKI) == o["client_key"].public_key().public_bytes(*SPKI)
+    certs = load_certs(str(path), password)
+    assert [x509.load_der_x509_certificate(c) for c in certs] == [o["client"], o["root"]]  # the key's first
+    if password is not None:
+        with pytest.raises(CredentialError, match="wrong pass phrase or corrupt PKCS#12 file"):
+            load_private_key(str(path), b"wrong")
+
+
+def test_ml_dsa_pkcs12_in_an_enrollment(pq_pki, tmp_path, fresh_plugins):
+    o = pq_pki.objs
+    (tmp_path / "client.p12").write_bytes(_pkcs12(o["client_key"], [o["client"]], b"pw"))
+    args = _pq_args(pq_pki, "cr", tmp_path)
+    args[args.index("-key") + 1] = args[args.index("-cert") + 1] = str(tmp_path / "client.p12")
+    assert cli.main(args + ["-keypass", "pass:pw"]) == 0
+    assert x509.load_pem_x509_certificate((tmp_path / "cr.pem").read_bytes()) == o["issued"]
