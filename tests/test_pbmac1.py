@@ -65,9 +65,10 @@ def pyasn1_pbmac1(salt: bytes, iterations: int, key_length: int, prf: str, mac: 
     return encode(alg)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def cli_err(monkeypatch, capsys):
-    """What cli.main prints to stderr: its handler is added on capsys' stream (and removed after)."""
+    """What cli.main prints to stderr: its handler is added on capsys' stream and removed after the
+    test, with the logger's propagation (other tests' caplog needs it)."""
     import logging
     logger = logging.getLogger("cmpkit")
     monkeypatch.setattr(logger, "handlers", [])

@@ -34,9 +34,10 @@ def build(signing_key, subject_key, subject="ee", issuer="ca", **kw):
                                        not_before=NOW, not_after=NOW + datetime.timedelta(days=1), **kw)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def cli_err(monkeypatch, capsys):
-    """What cli.main prints to stderr: its handler is added on capsys' stream (and removed after)."""
+    """What cli.main prints to stderr: its handler is added on capsys' stream and removed after the
+    test, with the logger's propagation (other tests' caplog needs it)."""
     import logging
     logger = logging.getLogger("cmpkit")
     monkeypatch.setattr(logger, "handlers", [])
