@@ -307,3 +307,11 @@ def test_ml_dsa_pkcs12_in_an_enrollment(pq_pki, tmp_path, fresh_plugins):
     args[args.index("-key") + 1] = args[args.index("-cert") + 1] = str(tmp_path / "client.p12")
     assert cli.main(args + ["-keypass", "pass:pw"]) == 0
     assert x509.load_pem_x509_certificate((tmp_path / "cr.pem").read_bytes()) == o["issued"]
+
+
+def test_ml_dsa_cert_hash_is_sha256_as_openssl_falls_back(pq_pki):
+    """X509_digest_sig() (OpenSSL 3.x) takes SHA-256 for a signature without a digest but EdDSA's."""
+    import hashlib
+    cert_der = pq_pki.objs["issued"].public_bytes(serialization.Encoding.DER)
+    assert protection.digest_for_cert_hash(cert_der) == "sha256"
+    assert protection.cert_hash(cert_der) == hashlib.sha256(cert_der).digest()

@@ -562,8 +562,9 @@ def digest_for_cert_hash(cert_der: bytes) -> str:
         return _pss_params(params)[0]
     if oid in algs.SIGNATURE_BY_OID:
         kind, hash_name = algs.SIGNATURE_BY_OID[oid]
-        # ML-DSA names no hash: SHA-512, as for Ed25519 (a peer that differs sends hashAlg, RFC 9480 2.10)
-        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}.get(kind, "sha512")
+        # ML-DSA names no hash: SHA-256, OpenSSL's fallback in X509_digest_sig() (a peer that
+        # differs says so in hashAlg, RFC 9480 2.10)
+        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}.get(kind, "sha256")
     raise ProtectionError(f"cannot compute certHash: unsupported certificate signature algorithm {oid}")
 
 
