@@ -12,6 +12,7 @@ import pytest
 from pyasn1.codec.der.decoder import decode
 from pyasn1.codec.der.encoder import encode
 from pyasn1.type import univ
+from cryptography.hazmat.primitives import serialization
 from pyasn1_alt_modules import rfc5280, rfc8018, rfc9480
 
 from cmpkit import cli
@@ -222,3 +223,43 @@ def test_cli_pbmac1_without_secret_warns(pki, tmp_path, fresh_plugins, cli_err):
             "-subject", "/CN=leaf", "-rsp_cert", pki.path("issued"), "-unprotected_errors"]
     cli.main(args)
     assert "CMP warning: -pbmac1 has no effect without -secret" in cli_err()
+
+
+# ---------------------------------------------------------------- the client verifying responses
+
+@pytest.mark.parametrize("iterations,accepted", [(262_144, True), ((1 << 19) + 1, False), (10**9, False)])
+def test_client_bounds_the_iterations_of_a_pbmac1_response(pki, iterations, accepted):
+    from cmpkit.core.client import ClientMachine
+    from cmpkit.core.message import new_message
+
+    from .test_client_machine import NOW, SECRET, cert_rep
+    from .test_protection import reprotect
+    issued = pki.objs["issued"].public_bytes(serialization.Encoding.DER)
+    s = _machine_settings(pki, SECRET)
+    m = ClientMachine(s)
+    step = m.start(NOW)
+    assert str(pbmac1_parts(step.message.protection_alg)[0]["messageAuthScheme"]["algorithm"]) == HMAC_SHA256
+    msg = new_message("ip", transaction_id=step.message.transaction_id, recip_nonce=step.message.sender_nonce,
+                      body=cert_rep(issued), message_time=NOW)
+    msg.protect_with_mac(SECRET, protection.pbmac1_algorithm(iterations=1))   # replaced below
+    rsp = msg.to_der()
+    alg = pyasn1_pbmac1(b"r" * 16, iterations, 32, HMAC_SHA256, HMAC_SHA256)
+    good = reprotect(rsp, alg, lambda pp: reference_pbmac1(SECRET, alg, pp)) if accepted else \
+        reprotect(rsp, alg, lambda pp: b"x" * 32)
+    start = time.process_time()
+    if accepted:
+        m.receive(PKIMessage.from_der(good), NOW)          # the certConf step follows
+    else:
+        with pytest.raises(ProtectionError, match=f"iteration count {iterations} outside the accepted range"):
+            m.receive(PKIMessage.from_der(good), NOW)
+        assert time.process_time() - start < 0.05
+
+
+def _machine_settings(pki, secret):
+    from cmpkit.core.client import ClientSettings
+    from cmpkit.core.keys import SoftwareKey
+    key = pki.objs["new_key"]
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return ClientSettings(cmd="ir", secret=secret, ref=b"r", newkey_signer=SoftwareKey(key), pbmac1=True,
+                          mac="hmacWithSHA256", newkey_public=key.public_key(),
+                          template=bodies.Template(public_key=spki))
