@@ -315,3 +315,43 @@ def test_ml_dsa_cert_hash_is_sha256_as_openssl_falls_back(pq_pki):
     cert_der = pq_pki.objs["issued"].public_bytes(serialization.Encoding.DER)
     assert protection.digest_for_cert_hash(cert_der) == "sha256"
     assert protection.cert_hash(cert_der) == hashlib.sha256(cert_der).digest()
+
+
+def test_pkcs11_ml_dsa_key_is_refused_in_one_line(monkeypatch):
+    """A token key of type CKK_ML_DSA (PKCS#11 3.2; SoftHSM2 2.6 has none, so a stand-in token)."""
+    pytest.importorskip("PyKCS11")
+    from cmpkit_pkcs11 import token as tk
+    from cmpkit_pkcs11.uri import parse_pkcs11_uri
+    from cmpkit.errors import CredentialError
+    p11 = tk.pykcs11()
+
+    class StandIn:
+        name = "'pq-token'"
+
+        def login(self, get_pin):
+            pass
+
+        def find(self, cls, uri):
+            return [7]
+
+        def attributes(self, handle, attrs, binary=True):
+            return [0x4A] if attrs == [p11.CKA_KEY_TYPE] else [b"mldsa key"]
+    monkeypatch.setattr(tk, "open_token", lambda uri: StandIn())
+    with pytest.raises(CredentialError) as info:
+        tk.load_private_key(parse_pkcs11_uri("pkcs11:object=mldsa;type=private"), lambda label: b"1234",
+                            "private key for -key")
+    assert str(info.value) == ("cannot load private key for -key: ML-DSA keys in PKCS#11 tokens are not supported "
+                               "(PKCS#11 3.2 mechanisms; SoftHSM2 2.6 has none): key 'mldsa key' in PKCS#11 "
+                               "token 'pq-token'")
+
+
+def test_slh_dsa_newkey_fails_in_one_line(pq_pki, tmp_path, fresh_plugins, cli_err):
+    pkcs8 = der.sequence(der.integer(0), der.sequence(der.oid("2.16.840.1.101.3.4.3.30")),
+                         der.tlv(0x04, b"\x05" * 128))
+    (tmp_path / "slh.pem").write_text(pem("PRIVATE KEY", pkcs8))
+    args = _pq_args(pq_pki, "ir", tmp_path)
+    args[args.index("-newkey") + 1] = str(tmp_path / "slh.pem")
+    assert cli.main(args) == 1
+    last = cli_err().strip().splitlines()[-1]
+    assert last.startswith("CMP error: cannot load new private key") and last.endswith(
+        "SLH-DSA is not supported: the installed cryptography package lacks it")
