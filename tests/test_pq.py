@@ -355,3 +355,18 @@ def test_slh_dsa_newkey_fails_in_one_line(pq_pki, tmp_path, fresh_plugins, cli_e
     last = cli_err().strip().splitlines()[-1]
     assert last.startswith("CMP error: cannot load new private key") and last.endswith(
         "SLH-DSA is not supported: the installed cryptography package lacks it")
+
+
+def test_ml_dsa_p10cr_with_the_mock_server(pq_pki, tmp_path, fresh_plugins):
+    """A PKCS#10 request self-signed with ML-DSA-87 (assembled here, signed by cryptography)."""
+    key = pq_pki.objs["new_key"]
+    info = der.sequence(der.integer(0), name("pq-leaf").public_bytes(), key.public_key().public_bytes(*SPKI),
+                        der.tlv(0xA0, b""))
+    csr = der.sequence(info, der.sequence(der.oid(ML_DSA[87])), der.tlv(0x03, b"\x00" + key.sign(info)))
+    (tmp_path / "pq.csr").write_bytes(csr)
+    args = _pq_args(pq_pki, "p10cr", tmp_path)
+    i = args.index("-newkey")
+    args[i:i + 2] = ["-csr", str(tmp_path / "pq.csr")]
+    args.remove("-subject"), args.remove("/CN=pq-leaf")
+    assert cli.main(args) == 0
+    assert x509.load_pem_x509_certificate((tmp_path / "p10cr.pem").read_bytes()) == pq_pki.objs["issued"]
