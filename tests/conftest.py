@@ -88,3 +88,13 @@ def pytest_runtest_makereport(item, call):
         if not any(allowed in reason for allowed in ALLOWED_SKIPS):
             report.outcome = "failed"
             report.longrepr = f"skipped in CI (CMPKIT_NO_SKIPS=1): {reason}"
+
+
+@pytest.fixture(scope="session")
+def pq_pki(tmp_path_factory):
+    """An ML-DSA test PKI (tests/pki.py build_pq), certificates made with cmpkit.core.certbuild."""
+    from .pki import build_pq
+    return build_pq(tmp_path_factory.mktemp("pq-pki"))
+
+
+ALLOWED_SKIPS += ("openssl before 3.5 has no ML-DSA",)   # test_pq_http.py: no openssl in CI has ML-DSA yet

@@ -118,6 +118,12 @@ def build_client_settings(cfg, loader: Loader):
     from ..core.algs import digest_name, mac_name
     s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
     s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
+    # -pbmac1 (cmpkit's own): PBMAC1 with -mac as PRF and MAC, by default HMAC-SHA256 (RFC 9481 6.1.2)
+    if cfg.get("pbmac1"):
+        s.pbmac1 = True
+        s.mac = mac_name(cfg.get("mac") or "hmacWithSHA256")
+        if s.secret is None:
+            log.warning("-pbmac1 has no effect without -secret")
 
     # ---- server authentication (setup_verification_ctx)
     s.untrusted = list(dict.fromkeys(loader_untrusted(cfg, loader) + cert_extras))

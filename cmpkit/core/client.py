@@ -69,6 +69,7 @@ class ClientSettings:
     digest: str = "sha256"
     mac: str = "hmac-sha1"
     pbm_iterations: int = 500
+    pbmac1: bool = False                   # -pbmac1: PBMAC1 (RFC 9481 6.1.2) instead of PBM, -mac as PRF and MAC
     unprotected_requests: bool = False
     # header
     sender: Optional[bytes] = None         # DER Name, computed by the caller if None
@@ -407,7 +408,8 @@ class ClientMachine:
         from . import protection
         if s.secret is not None:
             if self._pbm_alg is None:
-                self._pbm_alg = protection.pbm_algorithm(owf=s.digest, iterations=s.pbm_iterations, mac=s.mac)
+                self._pbm_alg = (protection.pbmac1_algorithm(prf=s.mac, mac=s.mac) if s.pbmac1 else
+                                 protection.pbm_algorithm(owf=s.digest, iterations=s.pbm_iterations, mac=s.mac))
             extra = self._extra_certs_out()
             if extra:
                 msg.set_extra_certs(extra)

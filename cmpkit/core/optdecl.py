@@ -241,6 +241,9 @@ OPTIONS = (
          "Save the first CMP request created by the client to file and exit", order=74.5),
 
     # ---- cmpkit's own core options (not in the man page)
+    _flag("pbmac1", CLIENT_AUTH,
+          "Protect with PBMAC1 (RFC 9481 6.1.2) instead of PBM when -secret is given; "
+          "-mac names its PRF and MAC, default hmacWithSHA256", extension=True),
     _str("crls", VERIFY, "filenames",
          "CRL file(s) (PEM or DER) for -crl_check and -crl_check_all", extension=True),
 )

@@ -260,6 +260,7 @@ class CmpServer:
         self._use_secret = True
         self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of our responses
         self._delaying = False
+        self._request_alg: Optional[bytes] = None    # protectionAlg of the request being answered
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request_der: bytes, now: float) -> bytes:
@@ -285,6 +286,7 @@ class CmpServer:
             log.error("mock server: cannot decode request: %s", exc)
             return self._decode_error(str(exc))
         self._use_secret = True
+        self._request_alg = req.protection_alg  # a PBMAC1-protected request gets a PBMAC1 answer
         rsp = None
         verified = False
         key = (req.sender, req.transaction_id)
@@ -310,7 +312,7 @@ class CmpServer:
                 if cur.transaction_id is None:
                     cur.transaction_id = req.transaction_id
                 cur.recip_nonce = req.sender_nonce
-            si = StatusInfo(REJECTION, [exc.reason], [BAD_REQUEST])
+            si = StatusInfo(REJECTION, [exc.reason], [getattr(exc, "bit", BAD_REQUEST)])
             details = [LIB_NAMES[exc.lib], exc.reason] + ([exc.data] if exc.data else [])
             rsp = self._message("error", bodies.error_der(si, exc.code, details),
                                 unprotected=self.s.send_unprot_err)
@@ -643,7 +645,7 @@ class CmpServer:
                 # One salt for the server's lifetime: the MAC key is derived once, not per
                 # message; a known salt gives a peer nothing that a fresh known salt would not.
                 self._pbm_alg = protection.pbm_algorithm()
-            msg.protect_with_mac(secret, self._pbm_alg, s.srv_ref)
+            msg.protect_with_mac(secret, self._response_mac_alg() or self._pbm_alg, s.srv_ref)
         elif s.srv_signer is not None and s.srv_cert is not None:
             from cmpkit.core import protection
             own = [s.srv_cert] + self._chain()
@@ -655,6 +657,12 @@ class CmpServer:
             if extra:
                 msg.set_extra_certs(extra)
         return msg
+
+    def _response_mac_alg(self) -> Optional[bytes]:
+        """PBMAC1 with the request's parameters and a fresh salt when the request is PBMAC1-protected
+        (RFC 9481 6.1.2), else None (PBM, OpenSSL's only MAC)."""
+        from cmpkit.core import protection
+        return protection.pbmac1_with_fresh_salt(self._request_alg) if self._request_alg else None
 
     def _chain(self) -> list:
         """The server certificate's issuer chain from -srv_untrusted, without self-signed
