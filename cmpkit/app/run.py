@@ -160,6 +160,7 @@ def run_client(cfg) -> int:
 
 
 OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout")
+OUTPUT_OPTIONS += ("newwithnew", "newwithold", "oldwithnew", "template", "keyspec", "crlout")  # genm (3.2-3.4)
 
 
 def check_outputs_writable(cfg) -> None:
@@ -189,7 +190,8 @@ def _write_outputs(cfg, s, result) -> None:
     """What openssl writes after a successful command, in its order: -extracertsout, -cacertsout
     and -chainout for every command (empty when there is nothing to save), -certout for a newly
     enrolled certificate. A status other than accepted is warned about first, as openssl does."""
-    if s.cmd == "genm":
+    from .genm import save_outputs as save_genm_outputs  # -infotype caCerts, rootCaCert, ... (3.2-3.4)
+    if s.cmd == "genm" and not save_genm_outputs(cfg, s, result, save_certs):
         if not result.itavs:
             log.info("genp does not contain any ITAV")
         for oid, _value in result.itavs:
