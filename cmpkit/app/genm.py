@@ -112,6 +112,7 @@ def save_outputs(cfg, s, result, save_certs) -> bool:
             value = _answer(result, gt.OID_CA_CERTS, "caCerts")
             if value is None:
                 log.warning("no CA certificates provided by server")
+                result.ca_pubs = None  # nothing saved, as openssl
             else:
                 result.ca_pubs = gt.read_certs(value)
         elif infotype == "rootCaCert":
@@ -149,21 +150,17 @@ def _root_ca_key_update(cfg, s, value, save_certs) -> None:
     if update is not None:
         trusted = [old] if old is not None else list(s.trusted)
         untrusted = [update.new_with_old] if update.new_with_old is not None else []
-        try:
-            s.policy.verify_chain(update.new_with_new, untrusted, trusted, purpose=None, check_status=False)
-        except VerifyError as exc:
-            raise VerifyError(f"failed to validate newWithNew certificate received in genp: {exc}") from None
+        _verify_new_with_new(s, update, trusted, untrusted)
         if update.old_with_new is not None:
             if old is None:
                 log.warning("oldWithNew certificate received in genp for verifying oldWithOld, "
                             "but oldWithOld was not provided")
             else:
-                try:
-                    s.policy.verify_chain(old, [update.old_with_new], [update.new_with_new], purpose=None,
+                try:  # with newWithNew as the only trust anchor
+                    s.policy.verify_chain(update.old_with_new, [], [update.new_with_new], purpose=None,
                                           check_status=False)
                 except VerifyError as exc:
-                    raise VerifyError(f"failed to validate oldWithOld certificate using oldWithNew received in "
-                                      f"genp: {exc}") from None
+                    raise VerifyError(f"failed to validate oldWithNew certificate received in genp: {exc}") from None
     else:
         log.info("no root CA certificate update available")
     certform = cfg.get("certform")
@@ -173,6 +170,29 @@ def _root_ca_key_update(cfg, s, value, save_certs) -> None:
                     save_certs)
     _save_or_delete(cfg.get("oldwithnew"), update and update.old_with_new, "OldWithNew cert from genp", certform,
                     save_certs)
+
+
+def _verify_new_with_new(s, update, trusted, untrusted) -> None:
+    """newWithNew with newWithOld as untrusted intermediate and ``trusted`` as trust anchors. A
+    self-signed newWithNew is a root of its own for chain building: then newWithOld is validated
+    and newWithNew must be directly issued by it (same subject and key, its signature)."""
+    try:
+        s.policy.verify_chain(update.new_with_new, untrusted, trusted, purpose=None, check_status=False)
+        return
+    except VerifyError as exc:
+        error = exc
+    if update.new_with_old is not None:
+        from cryptography import x509
+        try:
+            s.policy.verify_chain(update.new_with_old, [], trusted, purpose=None, check_status=False)
+            x509.load_der_x509_certificate(update.new_with_new).verify_directly_issued_by(
+                x509.load_der_x509_certificate(update.new_with_old))
+            return
+        except VerifyError as exc:
+            error = exc
+        except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 - cryptography's signature errors
+            error = f"newWithNew not issued by newWithOld ({type(exc).__name__})"
+    raise VerifyError(f"failed to validate newWithNew certificate received in genp: {error}")
 
 
 def _cert_req_template(cfg, value) -> None:

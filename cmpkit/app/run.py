@@ -206,7 +206,8 @@ def _write_outputs(cfg, s, result) -> None:
         log.warning("received %s", text)
     certform = cfg.get("certform")
     save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
-    save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    if result.ca_pubs is not None:  # None: genp of type caCerts without certificates
+        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
     certout, chainout = cfg.get("certout"), cfg.get("chainout")
     if result.cert is not None:
         if chainout is not None and chainout == certout:
