@@ -3,8 +3,8 @@ cmpkit's client against the `openssl cmp -port` mock of the reference openssl 3.
 against `cmpkit -port`, the saved files compared; openssl 3.4's own exit codes and messages for the
 documented errors of test_genm_cli; the system openssl 3.0 still served a plain genm.
 
-Not covered: certReqTemplate with openssl 3.4.0-dev as a peer (the reference binary crashes on it,
-as client and as -port server), and -oldwithold on its client (crashes too)."""
+Not covered: certReqTemplate against openssl 3.4.0-dev's mock (the reference binary crashes on it
+as -port server and with -use_mock_srv), and -oldwithold on its client (crashes too)."""
 import pytest
 
 from .test_genm_cli import ERRORS, SRV, argv, files  # noqa: F401 - the files fixture
@@ -52,6 +52,23 @@ def test_both_clients_against_both_servers_save_the_same(case, files, openssl34,
     if case == "caCerts":
         with open(files["chain"], "rb") as fh:
             assert reference["ca.pem"] == fh.read()
+
+
+def test_cert_req_template_openssl_34_client_against_cmpkit_port(files, openssl34, tmp_path):
+    args = ["-infotype", "certReqTemplate", "-template", "@t.der", "-keyspec", "@k.der"]
+    saved, logs = {}, {}
+    with Server(CMPKIT + SRV_PBM + _paths(files, SRV, tmp_path)) as server:
+        for name, cmd in (("openssl", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
+            out = tmp_path / name
+            out.mkdir()
+            r = run(cmd + CLIENT + ["-server", server.address] + _paths(files, args, out))
+            assert r.returncode == 0, r.stderr
+            saved[name] = [(out / n).read_bytes() for n in ("t.der", "k.der")]
+            lines = (r.stdout + r.stderr).splitlines()  # openssl logs to stdout, cmpkit to stderr
+            logs[name] = [line.split("CMP ")[-1] for line in lines
+                          if "key spec" in line.lower() or line.startswith("Key algorithm")]
+    assert saved["openssl"] == saved["cmpkit"]
+    assert logs["openssl"] == logs["cmpkit"] and len(logs["openssl"]) == 4
 
 
 @pytest.mark.parametrize("args, rc, message", ERRORS)

@@ -205,9 +205,12 @@ def _cert_req_template(cfg, value) -> None:
     template, key_spec = gt.read_cert_req_template(value)
     write_atomically(template_file, template)
     log.info("stored certTemplate from genp to file '%s'", template_file)
-    if key_spec is not None:
-        for line in gt.describe_key_spec(key_spec):
-            log.info("%s", line)
+    if key_spec is not None and log.isEnabledFor(logging.INFO):  # as openssl's print_keyspec
+        import sys
+        log.info("Key specifications contained in keySpec from genp:")
+        sys.stderr.write("".join(line + "\n" for line in gt.describe_key_spec(key_spec))
+                         + "End of key specifications contained in keySpec from genp\n")
+        sys.stderr.flush()
     if keyspec_file is not None:
         if key_spec is None:
             log.warning("no key specifications available")

@@ -193,16 +193,16 @@ def read_cert_req_template(value: bytes) -> tuple:
 
 
 def describe_key_spec(key_spec: bytes) -> list:
-    """Readable lines for the entries of a keySpec, as openssl logs them."""
+    """The lines openssl 3.4 prints for the entries of a keySpec ("Key algorithm: ...")."""
     lines = []
     for oid, value in read_controls(key_spec):
         if oid == OID_REG_CTRL_ALG_ID:
             alg = der.read_oid(der.parts(value, 0x30, "algId")[0])
-            lines.append(f"id-regCtrl-algId: {_ALG_NAMES.get(alg, alg)}")
+            lines.append(f"Key algorithm: {_ALG_NAMES.get(alg, alg)}")
         elif oid == OID_REG_CTRL_RSA_KEY_LEN:
-            lines.append(f"id-regCtrl-rsaKeyLen: {der.read_integer(value, 'rsaKeyLen')}")
+            lines.append(f"Key algorithm: RSA {der.read_integer(value, 'rsaKeyLen')}")
         else:
-            lines.append(f"{oid}: (value of {len(value)} octets)")
+            lines.append(f"Invalid key spec: {oid}")
     return lines
 
 
