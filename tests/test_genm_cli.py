@@ -225,3 +225,13 @@ def test_wrong_genp_content_is_an_error(files, tmp_path, monkeypatch, capsys):
     rc, err = run(argv(files, ["-infotype", "caCerts", "-cacertsout", "@ca.pem"], tmp_path), monkeypatch, capsys)
     assert rc == 1 and "expected exactly one ITAV, of type id-it-caCerts" in err
     assert not (tmp_path / "ca.pem").exists()
+
+
+def test_genp_itavs_known_logged_as_openssl_34_unknown_on_stdout(files, tmp_path, monkeypatch, capsys):
+    rc, err = run(argv(files, ["-infotype", "signKeyPairTypes"], tmp_path), monkeypatch, capsys)
+    assert rc == 0 and "CMP info: ITAV #1 from genp infoType=id-it-signKeyPairTypes\n" in err
+    from cmpkit.core import genm_types
+    monkeypatch.setattr(genm_types, "mock_answer", lambda s, oid, value: ("1.2.3.4.5", None))
+    from cmpkit import cli
+    assert cli.main(argv(files, ["-infotype", "signKeyPairTypes"], tmp_path)) == 0
+    assert capsys.readouterr().out == "genp contains ITAV of type: 1.2.3.4.5\n"

@@ -126,6 +126,19 @@ def save_outputs(cfg, s, result, save_certs) -> bool:
     return True
 
 
+def print_itavs(itavs, names: dict) -> None:
+    """The ITAVs of a genp for an info type without specific support: one of a known type as
+    openssl 3.4's print_itavs logs it, one of an unknown type on stdout as before (openssl 3.0)."""
+    import sys
+    for i, (oid, _value) in enumerate(itavs, 1):
+        name = names.get(oid)
+        if name is not None:
+            log.info("ITAV #%d from genp infoType=id-it-%s", i, name)
+        else:
+            sys.stdout.write(f"genp contains ITAV of type: {oid}\n")
+    sys.stdout.flush()
+
+
 def _delete(path: Optional[str], what: str) -> None:
     if path is None:
         return

@@ -194,10 +194,8 @@ def _write_outputs(cfg, s, result) -> None:
     if s.cmd == "genm" and not save_genm_outputs(cfg, s, result, save_certs):
         if not result.itavs:
             log.info("genp does not contain any ITAV")
-        for oid, _value in result.itavs:
-            name = INFOTYPE_NAMES.get(oid)
-            sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
-        sys.stdout.flush()
+        from .genm import print_itavs
+        print_itavs(result.itavs, INFOTYPE_NAMES)
     status = result.status
     if status is not None and status.status in STATUS_TEXTS:
         text = f"PKIStatus: {STATUS_TEXTS[status.status]}"
