@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Optional
 
 from ..errors import CmpError, ConfigError
