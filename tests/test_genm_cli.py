@@ -235,3 +235,23 @@ def test_genp_itavs_known_logged_as_openssl_34_unknown_on_stdout(files, tmp_path
     from cmpkit import cli
     assert cli.main(argv(files, ["-infotype", "signKeyPairTypes"], tmp_path)) == 0
     assert capsys.readouterr().out == "genp contains ITAV of type: 1.2.3.4.5\n"
+
+
+BAD_VALUES = [b"\x30\x03\x02\x01\x00", b"\x30\x00", b"\x04\x00",
+              b"\x30\x08\x30\x06\x30\x00\x30\x00\x03\x00"]   # a "certificate" of three empty parts
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES)
+@pytest.mark.parametrize("args, answer_type", [
+    (["-infotype", "caCerts", "-cacertsout", "@ca.pem"], gt.OID_CA_CERTS),
+    (["-infotype", "rootCaCert", "-oldwithold", "old", "-newwithnew", "@nwn.pem"], gt.OID_ROOT_CA_KEY_UPDATE),
+    (["-infotype", "certReqTemplate", "-template", "@t.der"], gt.OID_CERT_REQ_TEMPLATE),
+    (["-infotype", "crlStatusList", "-oldcrl", "crl_old", "-crlout", "@crl"], gt.OID_CRLS),
+])
+def test_malformed_genp_content_fails_in_one_line(files, tmp_path, monkeypatch, capsys, args, answer_type, bad):
+    from cmpkit.core import genm_types
+    monkeypatch.setattr(genm_types, "mock_answer", lambda s, oid, value: (answer_type, bad))
+    rc, err = run(argv(files, args, tmp_path), monkeypatch, capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("CMP error: ")
+    assert not list(tmp_path.iterdir())

@@ -121,7 +121,7 @@ def save_outputs(cfg, s, result, save_certs) -> bool:
             _cert_req_template(cfg, _answer(result, gt.OID_CERT_REQ_TEMPLATE, "certReqTemplate"))
         else:
             _crls(cfg, _answer(result, gt.OID_CRLS, "crls"))
-    except DecodeError as exc:
+    except (DecodeError, ValueError) as exc:  # ValueError: cryptography's parsers
         raise TransactionError(f"invalid genp content: {exc}") from None
     return True
 

@@ -46,10 +46,16 @@ ANSWER_TYPE = {OID_CA_CERTS: OID_CA_CERTS, OID_ROOT_CA_CERT: OID_ROOT_CA_KEY_UPD
 # ---------------------------------------------------------------- certificates and CRLs
 
 def _signed(item: bytes, what: str) -> bytes:
-    """A certificate or CRL item: a SEQUENCE of three (tbs, algorithm, signature), bounded."""
+    """A certificate or CRL item (``what`` ends in "CRL" for a CRL): a SEQUENCE of three (tbs,
+    algorithm, signature), bounded, that cryptography's parser takes."""
+    from cryptography import x509
     if len(der.parts(item, 0x30, what)) != 3:
         raise DecodeError(f"malformed {what}")
     der.check_bounds(item, what)
+    try:
+        (x509.load_der_x509_crl if what.endswith("CRL") else x509.load_der_x509_certificate)(item)
+    except ValueError:
+        raise DecodeError(f"malformed {what}") from None
     return item
 
 
@@ -84,13 +90,7 @@ def crl_from_bytes(data: bytes) -> bytes:
         data = data[:der.read_tlv(data)[2]] if data else data
     if not data:
         raise DecodeError("empty CRL")
-    _signed(data, "CRL")
-    from cryptography import x509
-    try:
-        x509.load_der_x509_crl(data)
-    except ValueError:
-        raise DecodeError("malformed CRL") from None
-    return data
+    return _signed(data, "CRL")
 
 
 def crls_der(crls) -> bytes:
