@@ -93,5 +93,5 @@ def test_genp_itavs_printed_as_openssl_34(files, openssl34, tmp_path, infotype):
     for name, cmd in (("openssl", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
         r = run(cmd + argv(files, ["-infotype", infotype], tmp_path))
         assert r.returncode == 0, r.stderr
-        lines[name] = [line.split("CMP ")[-1] for line in (r.stdout + r.stderr).splitlines() if "ITAV" in line]
+        lines[name] = [line.split("CMP ")[-1] for line in (r.stdout + r.stderr).splitlines() if "ITAV #" in line]
     assert lines["cmpkit"] == lines["openssl"] == [f"info: ITAV #1 from genp infoType=id-it-{infotype}"]

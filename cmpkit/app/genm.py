@@ -127,15 +127,15 @@ def save_outputs(cfg, s, result, save_certs) -> bool:
 
 
 def print_itavs(itavs, names: dict) -> None:
-    """The ITAVs of a genp for an info type without specific support: one of a known type as
-    openssl 3.4's print_itavs logs it, one of an unknown type on stdout as before (openssl 3.0)."""
+    """The ITAVs of a genp for an info type without specific support: each on stdout as openssl 3.0
+    prints them (scripts read that line), one of a known type also logged as openssl 3.4's
+    print_itavs does ("ITAV #n from genp infoType=id-it-...")."""
     import sys
     for i, (oid, _value) in enumerate(itavs, 1):
         name = names.get(oid)
         if name is not None:
             log.info("ITAV #%d from genp infoType=id-it-%s", i, name)
-        else:
-            sys.stdout.write(f"genp contains ITAV of type: {oid}\n")
+        sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
     sys.stdout.flush()
 
 
