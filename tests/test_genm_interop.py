@@ -71,6 +71,17 @@ def test_cert_req_template_openssl_34_client_against_cmpkit_port(files, openssl3
     assert logs["openssl"] == logs["cmpkit"] and len(logs["openssl"]) == 4
 
 
+def test_untrusted_root_ca_update_fails_in_both(files, openssl34, tmp_path):
+    # -trusted has newWithNew's subject but another key: newWithOld does not chain to it
+    args = ["-infotype", "rootCaCert", "-trusted", "other_root", "-newwithnew", "@nwn.pem"]
+    for cmd in ([openssl34, "cmp"], CMPKIT):
+        r = run(cmd + argv(files, args, tmp_path))
+        assert r.returncode == 1, r.stderr
+        assert ("invalid rootcakeyupdate:failed to validate newWithNew certificate received in genp using trust store"
+                in (r.stdout + r.stderr).replace(": failed", ":failed"))
+        assert not (tmp_path / "nwn.pem").exists()
+
+
 @pytest.mark.parametrize("args, rc, message", ERRORS)
 def test_openssl_34_agrees_on_the_errors(files, openssl34, tmp_path, args, rc, message):
     r = run([openssl34, "cmp"] + argv(files, args, tmp_path))

@@ -173,7 +173,8 @@ def _root_ca_key_update(cfg, s, value, save_certs) -> None:
                     s.policy.verify_chain(update.old_with_new, [], [update.new_with_new], purpose=None,
                                           check_status=False)
                 except VerifyError as exc:
-                    raise VerifyError(f"failed to validate oldWithNew certificate received in genp: {exc}") from None
+                    raise VerifyError("invalid rootcakeyupdate: failed to validate oldWithNew certificate received "
+                                      f"in genp using newWithNew as trust anchor: {exc}") from None
     else:
         log.info("no root CA certificate update available")
     certform = cfg.get("certform")
@@ -205,7 +206,8 @@ def _verify_new_with_new(s, update, trusted, untrusted) -> None:
             error = exc
         except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 - cryptography's signature errors
             error = f"newWithNew not issued by newWithOld ({type(exc).__name__})"
-    raise VerifyError(f"failed to validate newWithNew certificate received in genp: {error}")
+    raise VerifyError("invalid rootcakeyupdate: failed to validate newWithNew certificate received in genp "
+                      f"using trust store: {error}")
 
 
 def _cert_req_template(cfg, value) -> None:
