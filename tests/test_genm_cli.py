@@ -31,6 +31,9 @@ def files(tmp_path_factory):
     other_root = pkimod.make_cert(pkimod.rsa_key(), "Root CA", ca=True)      # same name, other key
     ca = pkimod.make_cert(ca_key, "Sub CA", old_key, old, ca=True)
     leaf = pkimod.make_cert(pkimod.ec_key(), "leaf", ca_key, ca)
+    dp = x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(
+        "http://crl.example/root.crl")], None, None, None)])
+    dp_leaf = pkimod.make_cert(pkimod.ec_key(), "dp leaf", old_key, old, extra_extensions=[(dp, False)])
 
     def crl(when):
         return (x509.CertificateRevocationListBuilder().issuer_name(old.subject).last_update(when)
@@ -41,7 +44,7 @@ def files(tmp_path_factory):
         (d / name).write_bytes(data)
         out[name.split(".")[0]] = str(d / name)
     for name, cert in (("old", old), ("nwn", nwn), ("nwo", nwo), ("own", own), ("other_root", other_root),
-                       ("ca", ca), ("leaf", leaf)):
+                       ("ca", ca), ("leaf", leaf), ("dp_leaf", dp_leaf)):
         write(f"{name}.crt", pkimod.pem_cert(cert))
     write("chain.crt", pkimod.pem_cert(ca) + pkimod.pem_cert(old))
     write("crl_new.pem", crl(NOW - datetime.timedelta(minutes=1)).public_bytes(serialization.Encoding.PEM))

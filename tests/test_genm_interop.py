@@ -82,6 +82,22 @@ def test_untrusted_root_ca_update_fails_in_both(files, openssl34, tmp_path):
         assert not (tmp_path / "nwn.pem").exists()
 
 
+@pytest.mark.parametrize("source", ["-oldcrl crl_old", "-crlcert ca", "-crlcert ca -oldcrl crl_old",
+                                    "-crlcert dp_leaf -oldcrl crl_old", "-oldcrl crl_new"])
+def test_crl_status_list_request_as_openssl_34(files, openssl34, tmp_path, source):
+    # the genm's ITAV (CRLSource from the distribution point, else the issuer; thisUpdate) byte for byte
+    from cmpkit.core import bodies
+    from cmpkit.core.message import PKIMessage
+    itavs = {}
+    for name, cmd in (("openssl", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
+        req = tmp_path / f"{name}.req"
+        r = run(cmd + argv(files, ["-infotype", "crlStatusList", *source.split(), "-crlout", f"@{name}.crl",
+                                   "-reqout", str(req)], tmp_path))
+        assert r.returncode == 0, r.stderr
+        itavs[name] = bodies.read_itavs(PKIMessage.from_der(req.read_bytes()).body_content)
+    assert itavs["cmpkit"] == itavs["openssl"] and itavs["openssl"][0][1]
+
+
 @pytest.mark.parametrize("args, rc, message", ERRORS)
 def test_openssl_34_agrees_on_the_errors(files, openssl34, tmp_path, args, rc, message):
     r = run([openssl34, "cmp"] + argv(files, args, tmp_path))
