@@ -98,6 +98,23 @@ def test_crl_status_list_request_as_openssl_34(files, openssl34, tmp_path, sourc
     assert itavs["cmpkit"] == itavs["openssl"] and itavs["openssl"][0][1]
 
 
+@pytest.mark.parametrize("args", [["-infotype", "caCerts", "-cacertsout", "@ca.pem"],
+                                  ["-infotype", "rootCaCert", "-oldwithold", "old", "-newwithnew", "@nwn.pem"],
+                                  ["-infotype", "rootCaCert", "-trusted", "old", "-newwithnew", "@nwn.pem"],
+                                  ["-infotype", "certReqTemplate", "-template", "@t.der"]])
+def test_genm_requests_as_openssl_34(files, openssl34, tmp_path, args):
+    # the request is written before openssl 3.4.0-dev crashes on some of these (its exit code is not compared)
+    from cmpkit.core import bodies
+    from cmpkit.core.message import PKIMessage
+    itavs = {}
+    for name, cmd in (("openssl", [openssl34, "cmp"]), ("cmpkit", CMPKIT)):
+        req = tmp_path / f"{name}.req"
+        r = run(cmd + argv(files, args + ["-reqout", str(req)], tmp_path))
+        assert req.exists(), r.stderr
+        itavs[name] = bodies.read_itavs(PKIMessage.from_der(req.read_bytes()).body_content)
+    assert itavs["cmpkit"] == itavs["openssl"] and len(itavs["openssl"]) == 1
+
+
 @pytest.mark.parametrize("args, rc, message", ERRORS)
 def test_openssl_34_agrees_on_the_errors(files, openssl34, tmp_path, args, rc, message):
     r = run([openssl34, "cmp"] + argv(files, args, tmp_path))
