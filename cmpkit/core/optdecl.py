@@ -72,7 +72,8 @@ OPTIONS = (
     # ---- generic message
     Option("cmd", "choice", "CMP request to send: ir, cr, kur, p10cr, rr or genm", GENERIC,
            "ir|cr|kur|p10cr|rr|genm", choices=("ir", "cr", "kur", "p10cr", "rr", "genm"), order=5),
-    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes", order=6),
+    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes; specific support"
+         " for caCerts, rootCaCert, certReqTemplate and crlStatusList", order=6),
     _str("geninfo", GENERIC, "OID:int:N",
          "generalInfo integer to put in the request header, e.g. 1.2.3.4:int:56789", order=7),
     # genm info types of openssl 3.2-3.4 (cmpkit.app.genm): fractional orders between the 3.1 positions
