@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Optional
 
 from ..errors import CmpError, ConfigError
@@ -172,6 +171,7 @@ def run_client(cfg) -> int:
 
 OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout", "srvcertout")
 OUTPUT_OPTIONS += ("newkeyout",)   # central key generation (openssl 3.5)
+OUTPUT_OPTIONS += ("newwithnew", "newwithold", "oldwithnew", "template", "keyspec", "crlout")  # genm (3.2-3.4)
 
 
 def _newkeyout_pass(cfg, loader, s) -> Optional[bytes]:
@@ -222,13 +222,12 @@ def _write_outputs(cfg, s, result) -> None:
     """What openssl writes after a successful command, in its order: -extracertsout, -cacertsout
     and -chainout for every command (empty when there is nothing to save), -certout for a newly
     enrolled certificate. A status other than accepted is warned about first, as openssl does."""
-    if s.cmd == "genm":
+    from .genm import save_outputs as save_genm_outputs  # -infotype caCerts, rootCaCert, ... (3.2-3.4)
+    if s.cmd == "genm" and not save_genm_outputs(cfg, s, result, save_certs):
         if not result.itavs:
             log.info("genp does not contain any ITAV")
-        for oid, _value in result.itavs:
-            name = INFOTYPE_NAMES.get(oid)
-            sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
-        sys.stdout.flush()
+        from .genm import print_itavs
+        print_itavs(result.itavs, INFOTYPE_NAMES)
     status = result.status
     if status is not None and status.status in STATUS_TEXTS:
         text = f"PKIStatus: {STATUS_TEXTS[status.status]}"
@@ -237,7 +236,8 @@ def _write_outputs(cfg, s, result) -> None:
         log.warning("received %s", text)
     certform = cfg.get("certform")
     save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
-    save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    if result.ca_pubs is not None:  # None: genp of type caCerts without certificates
+        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
     certout, chainout = cfg.get("certout"), cfg.get("chainout")
     if result.cert is not None:
         if chainout is not None and chainout == certout:

@@ -229,6 +229,8 @@ def build_client_settings(cfg, loader: Loader):
             s.infotypes = [(INFOTYPES[infotype], None)]
         else:
             log.warning("-infotype option is ignored for commands other than 'genm'")
+    from .genm import configure as configure_genm  # the info types of openssl 3.2-3.4 (RFC 9480 2.3)
+    configure_genm(cfg, loader, s)
     total = cfg.get("total_timeout")
     s.total_timeout = total if total is not None else 0
     msg_timeout = plugin_option(cfg, "msg_timeout")  # the http plugin's

@@ -72,10 +72,16 @@ OPTIONS = (
     # ---- generic message
     Option("cmd", "choice", "CMP request to send: ir, cr, kur, p10cr, rr or genm", GENERIC,
            "ir|cr|kur|p10cr|rr|genm", choices=("ir", "cr", "kur", "p10cr", "rr", "genm"), order=5),
-    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes", order=6),
+    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes; specific support"
+         " for caCerts, rootCaCert, certReqTemplate and crlStatusList", order=6),
     _str("geninfo", GENERIC, "values",
          "Comma-separated generalInfo ITAVs for the request header: OID:int:N or OID:str:text, "
          "e.g. '1.2.3.4:int:56789, id-kp:str:name'", order=7),
+    # genm info types of openssl 3.2-3.4 (cmpkit.app.genm): fractional orders between the 3.1 positions
+    _str("template", GENERIC, "filename",
+         "File to save the certTemplate (DER) received in genp of type certReqTemplate", order=7.1),
+    _str("keyspec", GENERIC, "filename",
+         "Optional file to save the keySpec (DER) received in genp of type certReqTemplate", order=7.2),
 
     # ---- certificate enrollment
     _str("newkey", ENROLL, "filename|uri",
@@ -143,7 +149,21 @@ OPTIONS = (
     _flag("unprotected_errors", SERVER_AUTH,
           "Accept missing or invalid protection of negative responses (violates RFC 4210)", order=41),
     _str("extracertsout", SERVER_AUTH, "filename", "File to save the extraCerts of the last response in", order=42),
-    _str("cacertsout", SERVER_AUTH, "filename", "File to save the caPubs certificates of the response in", order=43),
+    _str("cacertsout", SERVER_AUTH, "filename",
+         "File to save the caPubs certificates of the response, or those of genp of type caCerts, in", order=43),
+    _str("oldwithold", SERVER_AUTH, "filename",
+         "Root CA certificate to request an update for in genm of type rootCaCert", order=43.1),
+    _str("newwithnew", SERVER_AUTH, "filename",
+         "File to save the newWithNew certificate received in genp of type rootCaKeyUpdate", order=43.2),
+    _str("newwithold", SERVER_AUTH, "filename",
+         "File to save the newWithOld certificate received in genp of type rootCaKeyUpdate", order=43.3),
+    _str("oldwithnew", SERVER_AUTH, "filename",
+         "File to save the oldWithNew certificate received in genp of type rootCaKeyUpdate", order=43.4),
+    _str("crlcert", SERVER_AUTH, "filename",
+         "Certificate to request a CRL for in genm of type crlStatusList", order=43.5),
+    _str("oldcrl", SERVER_AUTH, "filename", "CRL to request an update for in genm of type crlStatusList",
+         order=43.6),
+    _str("crlout", SERVER_AUTH, "filename", "File to save the CRL received in genp of type crls", order=43.7),
 
     # ---- client authentication
     _str("ref", CLIENT_AUTH, "value", "Reference value used as senderKID, e.g. with -secret", order=44),
@@ -160,6 +180,8 @@ OPTIONS = (
     # ---- credentials format
     Option("certform", "choice", "Format for saving certificates: PEM (default) or DER", FORMAT, "PEM|DER",
            choices=("PEM", "DER"), default="PEM", order=54),
+    Option("crlform", "choice", "Format for saving CRLs: PEM or DER (default)", FORMAT, "PEM|DER",
+           choices=("PEM", "DER"), default="DER", order=54.5),
     Option("keyform", "choice", "Format of key input: PEM, DER, P12 or ENGINE. Default: guess", FORMAT,
            "PEM|DER|P12|ENGINE", choices=("PEM", "DER", "P12", "ENGINE"), order=55),
     _str("otherpass", FORMAT, "arg", "Pass phrase source for certificates of others (e.g. -trusted)", order=56),

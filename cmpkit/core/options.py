@@ -84,7 +84,8 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
     :param order: the option's position (1 = first) in the SYNOPSIS of the openssl-cmp man page,
         for an ``openssl cmp`` option whoever declares it (the core or a plugin). ``-help`` lists
         the options of a group by it, then those without one, in declaration order, marked as
-        cmpkit extensions.
+        cmpkit extensions. Options new in the 3.2-3.4 man page (not in the 3.1 page the integer
+        positions count) take a fraction between their 3.1 neighbours, e.g. 43.1 after 43.
     """
 
     __slots__ = ()

@@ -102,6 +102,11 @@ class ServerSettings:
     policy: object = None
     digest: str = "sha256"
     rsp_key: object = None      # -rsp_key: the private key returned for central key generation (cryptography)
+    # answers to the genm info types of RFC 9480 2.3 (cmpkit.core.genm_types.mock_answer)
+    rsp_newwithnew: Optional[bytes] = None
+    rsp_newwithold: Optional[bytes] = None
+    rsp_oldwithnew: Optional[bytes] = None
+    rsp_crl: Optional[bytes] = None
 
     def status_info(self) -> StatusInfo:
         """The PKIStatusInfo the mock puts into ip/cp/kup/rp (unless polling)."""
@@ -515,6 +520,14 @@ class CmpServer:
         itavs = bodies.read_itavs(req.body_content)
         if len(itavs) > 1 or self.s.send_error:
             raise Failure("error processing message")
+        if len(itavs) == 1:  # the info types with specific support (RFC 9480 2.3)
+            from cmpkit.core.genm_types import mock_answer
+            try:
+                answer = mock_answer(self.s, *itavs[0])
+            except (ValueError, DecodeError) as exc:
+                raise Failure(str(exc)) from None
+            if answer is not None:
+                itavs = [answer]
         return self._message("genp", bodies.genm_der(itavs))
 
     def _error(self, req: PKIMessage) -> PKIMessage:

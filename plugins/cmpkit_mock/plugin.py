@@ -109,6 +109,7 @@ def build_server(cfg, loader):
     s.no_cache_extracerts = bool(cfg.get("no_cache_extracerts"))
     s.rsp_extracerts = loader.certs(cfg.get_list("rsp_extracerts"), "CMP extra certificates for mock server", other)
     s.rsp_capubs = loader.certs(cfg.get_list("rsp_capubs"), "caPubs for mock server", other)
+    _genm_answers(cfg, loader, s, other)
 
     s.poll_count = cfg.get("poll_count") or 0
     check_after = cfg.get("check_after")
@@ -151,3 +152,27 @@ def _central_keygen(cfg, loader, s) -> None:
     if key is None:
         raise ConfigError("-rsp_key must be a key in a file (its private key is sent to the client)")
     s.rsp_key = key
+
+
+def _genm_answers(cfg, loader, s, other) -> None:
+    """-rsp_newwithnew, -rsp_newwithold, -rsp_oldwithnew and -rsp_crl: the mock's answers to genm
+    of type rootCaCert and crlStatusList (RFC 9480 2.3, openssl 3.2-3.4)."""
+    from cmpkit.core.genm_types import crl_from_bytes
+    from cmpkit.errors import CredentialError, DecodeError
+    for name, what in (("rsp_newwithnew", "NewWithNew cert the mock server returns in rootCaKeyUpdate"),
+                       ("rsp_newwithold", "NewWithOld cert the mock server returns in rootCaKeyUpdate"),
+                       ("rsp_oldwithnew", "OldWithNew cert the mock server returns in rootCaKeyUpdate")):
+        if cfg.get(name) is not None:
+            setattr(s, name, loader.cert(cfg.get(name), what, other)[0])
+    source = cfg.get("rsp_crl")
+    if source is not None:
+        what = "CRL to be returned by the mock server"
+        try:
+            with open(source, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise CredentialError(f"cannot load {what} from '{source}': {exc.strerror or exc}") from None
+        try:
+            s.rsp_crl = crl_from_bytes(data)
+        except DecodeError:
+            raise CredentialError(f"unable to load {what} from '{source}': not a PEM or DER CRL") from None
