@@ -194,7 +194,8 @@ def test_general_message(pki):
     with cmpkit.Client("mock://", secret=SECRET, ref="1", options=mock_options(pki)) as client:
         infos = client.general_message("caCerts")
         by_oid = client.general_message("1.3.6.1.5.5.7.4.16")
-    assert [(i.oid, i.name, i.value) for i in infos] == [("1.3.6.1.5.5.7.4.17", "caCerts", None)]  # the mock echoes
+    # the mock answers caCerts with its -rsp_capubs (openssl 3.2+), decoded to certificates
+    assert [(i.oid, i.name, i.value) for i in infos] == [("1.3.6.1.5.5.7.4.17", "caCerts", [pki.objs["root"]])]
     assert [(i.oid, i.name) for i in by_oid] == [("1.3.6.1.5.5.7.4.16", "suppLangTags")]
 
 
