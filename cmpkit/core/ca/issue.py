@@ -170,10 +170,11 @@ def requested_extensions(extensions: list, key, policy: IssuePolicy, ca_path_len
 
 def validity(now: float, not_before: Optional[datetime.datetime], not_after: Optional[datetime.datetime],
              max_days: int, ca_not_after: datetime.datetime) -> tuple:
-    """(notBefore, notAfter): from the template, within ``max_days`` from now and the CA's validity."""
+    """(notBefore, notAfter): from the template, not before now, at most ``max_days`` long and not
+    beyond the CA certificate's notAfter."""
     start = datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc)
     nb = max(start, not_before) if not_before is not None else start
-    limit = min(start + datetime.timedelta(days=max_days), ca_not_after)
+    limit = min(nb + datetime.timedelta(days=max_days), ca_not_after)
     na = min(not_after, limit) if not_after is not None else limit
     if na <= nb:
         raise Reject(BAD_CERT_TEMPLATE, "validity period empty or outside what the CA grants")
