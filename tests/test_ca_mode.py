@@ -591,3 +591,27 @@ def test_concurrent_clients_and_cert_conf_on_a_new_connection(server, tmp_path):
         t.join()
     assert errors == [] and len(set(results)) == 12
     assert all(srv.store.get_cert(s).status == "confirmed" for s in results)
+
+
+def test_client_error_message_ends_the_transaction_and_revokes(server):
+    srv = server()
+    ir, rsp, cert = _ir(srv)
+    err = request("error", bodies.error_der(StatusInfo(2, ["giving up"], [BIT["badRequest"]])),
+                  transaction_id=ir.transaction_id, recip_nonce=rsp.sender_nonce)
+    assert send(srv, err).body_type == "pkiconf"
+    assert srv.store.get_cert(x509.load_der_x509_certificate(cert).serial_number).status == "revoked"
+
+
+def test_poll_req_and_unsupported_bodies_are_bad_request(server):
+    srv = server()
+    ir, rsp, _cert = _ir(srv)
+    poll = request("pollReq", bodies.poll_req_der([0]), transaction_id=ir.transaction_id, recip_nonce=rsp.sender_nonce)
+    assert error_bits(send(srv, poll)) == [BIT["badRequest"]]
+    assert error_bits(send(srv, request("krr", cert_req(ec_key())))) == [BIT["badRequest"]]
+
+
+def test_signature_protection_needs_a_directory_name_sender(server, ca):
+    msg = request("cr", cert_req(ec_key()), signer=ca["ra_key"], certs=[ca["ra"]], sender="RA")
+    msg.set_header_field("sender", der.tlv(0x81, b"ra@example.com"))       # rfc822Name
+    msg.protect_with_signature(SoftwareKey(ca["ra_key"]), protection.signature_algorithm(ca["ra_key"].public_key()))
+    assert error_bits(send(server(), msg)) == [BIT["badMessageCheck"]]

@@ -89,3 +89,28 @@ def test_rsp_cert_conflicts_with_ca_mode(pki, tmp_path):
     assert [line for line in r.stderr.splitlines() if "error" in line.lower()] == [
         "CMP error: -rsp_cert cannot be combined with -srv_ca_cert: in CA mode the mock server issues"]
     assert "-rsp_cert cannot be combined with -srv_ca_cert" in r.stderr
+
+
+def test_openssl_client_over_https(pki, openssl, tmp_path):
+    import ipaddress
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from .pki import ec_key, make_cert, pem_cert
+    root_key, key = ec_key(), ec_key()
+    root = make_cert(root_key, "TLS Root", ca=True)
+    sans = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    tls = make_cert(key, "127.0.0.1", root_key, root, eku=[ExtendedKeyUsageOID.SERVER_AUTH],
+                    extra_extensions=[(sans, False)])
+    for n, data in (("tls_root.pem", pem_cert(root)), ("tls.pem", pem_cert(tls)), ("tls.key", pem_key(key))):
+        (tmp_path / n).write_bytes(data)
+    out = tmp_path / "ir.pem"
+    args = _ca_args(pki, tmp_path / "ca.sqlite") + ["-srv_tls_cert", str(tmp_path / "tls.pem"),
+                                                    "-srv_tls_key", str(tmp_path / "tls.key")]
+    with Server(CMPKIT + args) as server:
+        base = [openssl, "cmp", "-config", "", "-server", server.address, "-tls_used",
+                "-tls_trusted", str(tmp_path / "tls_root.pem")]
+        _ok(run(base + ["-cmd", "ir", *PBM, "-newkey", pki.path("new_key"), "-subject", "/CN=leaf",
+                        "-certout", str(out)]))
+        _issued(out, pki)
+        _ok(run(base + ["-cmd", "rr", *PBM, "-oldcert", str(out)]))
