@@ -145,6 +145,7 @@ def test_ir_issues_and_certconf_confirms(server, ca):
     assert rsp.transaction_id == ir.transaction_id and rsp.recip_nonce == ir.sender_nonce
     assert [oid for oid, _ in rsp.general_info] == [OID_CONFIRM_WAIT_TIME]
     assert bodies.read_cert_rep(rsp.body_content)[0] == [der_of(ca["cert"])]   # caPubs
+    assert rsp.extra_certs == [der_of(ca["cert"])]                               # the chain, also with a MAC
     assert srv.store.get_cert(cert.serial_number).status == "issued"
     conf = request("certConf", bodies.cert_conf_der([(protection.cert_hash(r.cert), 0, None, None)]),
                    transaction_id=ir.transaction_id, recip_nonce=rsp.sender_nonce)
@@ -244,7 +245,7 @@ def test_signature_protection_by_a_trusted_ra(server, ca):
     assert rsp.body_type == "cp"
     assert not rsp.is_mac_protected()
     rsp.verify_signature(der_of(ca["cert"]))     # answered with the CA key
-    assert rsp.extra_certs[0] == der_of(ca["cert"])
+    assert rsp.extra_certs == [der_of(ca["cert"])]      # the signer, which is also the issued cert's chain
 
 
 def test_signature_protection_failures(server, ca):
@@ -418,6 +419,9 @@ def test_implicit_confirm_granted(server):
     r = cert_response(rsp)
     assert (OID_IMPLICIT_CONFIRM, b"\x05\x00") in rsp.general_info
     assert srv.store.get_cert(x509.load_der_x509_certificate(r.cert).serial_number).status == "confirmed"
+    conf = request("certConf", bodies.cert_conf_der([(protection.cert_hash(r.cert), 0, None, None)]),
+                   transaction_id=rsp.transaction_id, recip_nonce=rsp.sender_nonce)
+    assert error_bits(send(srv, conf)) == [BIT["certConfirmed"]]
 
 
 # ---------------------------------------------------------------- certConf

@@ -151,6 +151,9 @@ class SQLiteStore:
             return cur.rowcount == 1
 
     def expire(self, now: float) -> list:
+        if not self._read("SELECT 1 FROM transactions WHERE state = ? AND deadline < ? LIMIT 1",
+                          (WAITING_CERTCONF, now)):
+            return []       # the common case: a read, no write lock
         with self._write() as db:
             rows = db.execute("SELECT tid, cert_serial FROM transactions WHERE state = ? AND deadline < ?",
                               (WAITING_CERTCONF, now)).fetchall()

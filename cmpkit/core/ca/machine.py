@@ -190,18 +190,16 @@ class CAServer:
             si = StatusInfo(REJECTION, [r.text], [r.bit])
             return self._response(ctx, rsp_type, bodies.cert_rep_der([(getattr(r, "cert_req_id", cert_req_id), si, None)]))
         implicit = req.implicit_confirm and s.grant_implicitconf
-        serial = _serial(cert)
+        txn.cert_serial, txn.cert_req_id, txn.cert_hash = _serial(cert), cert_req_id, protection.cert_hash(cert)
         if implicit:
-            self.store.confirm_cert(serial)
+            self.store.confirm_cert(txn.cert_serial)
             gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")]
         else:
-            txn.state, txn.cert_serial, txn.cert_req_id = WAITING_CERTCONF, serial, cert_req_id
-            txn.cert_hash = protection.cert_hash(cert)
-            txn.deadline = ctx.now + s.confirm_wait
+            txn.state, txn.deadline = WAITING_CERTCONF, ctx.now + s.confirm_wait
             gi = [(OID_CONFIRM_WAIT_TIME, checks.generalized_time(txn.deadline))]
         ca_pubs = s.rsp_capubs if rsp_type == "ip" else ()
         body = bodies.cert_rep_der([(cert_req_id, StatusInfo(ACCEPTED), cert)], ca_pubs)
-        extra = ([] if self.signer_cert == s.ca_cert else [s.ca_cert] + list(s.ca_chain)) + list(s.rsp_extracerts)
+        extra = [s.ca_cert] + list(s.ca_chain) + list(s.rsp_extracerts)   # the new certificate's chain first
         msg = self._response(ctx, rsp_type, body, extra, gi)
         txn.last_nonce = msg.sender_nonce
         self.store.update_transaction(txn, CLOSED)
