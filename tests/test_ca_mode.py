@@ -190,6 +190,14 @@ def test_header_checks(server, kw, bit):
     assert error_bits(send(server(), request("ir", cert_req(ec_key()), **kw))) == [BIT[bit]]
 
 
+def test_header_rejection_of_a_mac_request_is_mac_protected(server):
+    rsp = send(server(), request("ir", cert_req(ec_key()), now=time.time() - 3600))
+    assert error_bits(rsp) == [BIT["badTime"]]
+    rsp.verify_mac(SECRET)
+    rsp = send(server(), request("ir", cert_req(ec_key()), now=time.time() - 3600, secret=b"wrong"))
+    assert error_bits(rsp) == [BIT["badTime"]] and not rsp.is_mac_protected()
+
+
 def test_transaction_id_in_use(server):
     srv = server()
     first = request("ir", cert_req(ec_key()))

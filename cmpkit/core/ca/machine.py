@@ -432,6 +432,12 @@ class CAServer:
         si = StatusInfo(REJECTION, [r.text], [r.bit])
         if r.bit == BAD_MESSAGE_CHECK:
             ctx.mac_alg = None      # the MAC did not verify: do not answer with the same secret
+        elif ctx.mac_alg is None and ctx.req is not None and ctx.req.is_mac_protected() and self.s.srv_secret:
+            try:                    # rejected before its protection was checked: a MAC client can read a MAC
+                checks.check_protection(ctx.req, self.s, [], [])
+                ctx.mac_alg = ctx.req.protection_alg
+            except (Reject, CmpError):
+                pass
         return self._response(ctx, "error", bodies.error_der(si, None, [r.text]))
 
 
