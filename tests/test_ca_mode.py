@@ -345,6 +345,25 @@ def test_missing_subject_with_ra_verified_popo(server):
     assert cert_response(send(server(accept_raverified=True), request("ir", body))).status.status == 0
 
 
+def test_ra_verified_from_an_ra(server, ca):
+    cmc_ra = make_cert(ca["ra_key"], "RA", ca["other_key"], ca["other"],
+                       eku=[x509.ObjectIdentifier("1.3.6.1.5.5.7.3.28")])
+    body = cert_req(ec_key(), popo=bodies.POPO_RAVERIFIED)
+    rsp = send(server(), request("cr", body, signer=ca["ra_key"], certs=[cmc_ra], sender="RA"))
+    assert cert_response(rsp, "cp").status.status == 0
+    rsp = send(server(), request("cr", body, signer=ca["ra_key"], certs=[ca["ra"]], sender="RA"))  # no cmcRA
+    rejected_with(rsp, "cp", "notAuthorized")
+
+
+def test_missing_transaction_id_and_pvno_3(server):
+    msg = request("ir", cert_req(ec_key()), protect=False)
+    msg.set_header_field("transactionID", None)
+    msg.protect_with_mac(SECRET, protection.pbm_algorithm())
+    assert error_bits(send(server(), msg)) == [BIT["badRequest"]]
+    rsp = send(server(), request("ir", cert_req(ec_key()), pvno=3))
+    assert rsp.body_type == "ip" and rsp.pvno == 3
+
+
 def test_pathlen_without_ca_flag(server):
     key = ec_key()
     bc = ("2.5.29.19", True, der.sequence(der.integer(0)))   # CA:FALSE with a pathLenConstraint

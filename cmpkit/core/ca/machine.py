@@ -48,6 +48,7 @@ LATER_REQUESTS = ("certConf", "pollReq", "error")
 CERTREQID_P10CR = -1
 OID_CA_CERTS = "1.3.6.1.5.5.7.4.17"       # id-it-caCerts (RFC 9483 4.3.1)
 OID_CURRENT_CRL = "1.3.6.1.5.5.7.4.6"     # id-it-currentCRL (RFC 9810 5.3.19.6)
+OID_KP_CMC_RA = "1.3.6.1.5.5.7.3.28"      # id-kp-cmcRA: an RA may send raVerified POPOs
 
 
 @dataclass
@@ -232,7 +233,7 @@ class CAServer:
                 r = Reject(BAD_REQUEST, f"certReqId {cert_req_id} (0 expected)")
                 r.cert_req_id = cert_req_id
                 raise r
-            if crm.popo == "raVerified" and not s.accept_raverified:
+            if crm.popo == "raVerified" and not s.accept_raverified and not _is_ra(ctx.cert):
                 raise Reject(NOT_AUTHORIZED, "raVerified POPO not accepted from an end entity")
             try:
                 verify_popo(req, crm, True)
@@ -444,6 +445,18 @@ class CAServer:
 def _serial(cert_der: bytes) -> int:
     from cryptography import x509
     return x509.load_der_x509_certificate(cert_der).serial_number
+
+
+def _is_ra(cert_der: Optional[bytes]) -> bool:
+    """Is the protecting certificate an RA's (extendedKeyUsage id-kp-cmcRA, RFC 9483 section 5.2)?"""
+    if cert_der is None:
+        return False
+    from cryptography import x509
+    try:
+        eku = x509.load_der_x509_certificate(cert_der).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return x509.ObjectIdentifier(OID_KP_CMC_RA) in eku.value
 
 
 def issue_mod():
