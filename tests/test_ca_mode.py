@@ -646,3 +646,21 @@ def test_signature_protection_needs_a_directory_name_sender(server, ca):
     msg.set_header_field("sender", der.tlv(0x81, b"ra@example.com"))       # rfc822Name
     msg.protect_with_signature(SoftwareKey(ca["ra_key"]), protection.signature_algorithm(ca["ra_key"].public_key()))
     assert error_bits(send(server(), msg)) == [BIT["badMessageCheck"]]
+
+
+def test_sqlite_store_steps_are_atomic_across_connections(tmp_path):
+    from cmpkit.core.ca.store import CertRecord, Transaction
+    db = str(tmp_path / "s.sqlite")
+    a, b = SQLiteStore(db), SQLiteStore(db)
+    assert a.add_cert(CertRecord(7, b"c", not_after=1.0)) and not b.add_cert(CertRecord(7, b"d", not_after=1.0))
+    assert [a.confirm_cert(7), b.confirm_cert(7)] == [True, False]
+    assert [b.revoke_cert(7, 5.0, 1), a.revoke_cert(7, 6.0, 1)] == [True, False]
+    assert a.get_cert(7).revoked_at == 5.0
+    assert a.open_transaction(Transaction(b"t" * 16, b"s")) and not b.open_transaction(Transaction(b"t" * 16, b"s"))
+    assert [a.next_crl_number(), b.next_crl_number(), a.next_crl_number()] == [1, 2, 3]
+
+
+def test_sqlite_store_in_a_missing_directory_is_a_config_error(tmp_path):
+    from cmpkit import ConfigError
+    with pytest.raises(ConfigError, match="cannot open CA database"):
+        SQLiteStore(str(tmp_path / "no" / "such" / "dir.sqlite"))
