@@ -8,7 +8,7 @@ import time
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from cmpkit import TransactionError
@@ -496,7 +496,8 @@ def test_cert_conf_twice_is_cert_confirmed(server):
 def test_cert_conf_rejection_revokes(server):
     srv = server()
     ir, rsp, cert = _ir(srv)
-    assert send(srv, _conf(ir, rsp, cert, status=StatusInfo(2, ["no"], [BIT["badCertTemplate"]]))).body_type == "pkiconf"
+    no = StatusInfo(2, ["no"], [BIT["badCertTemplate"]])
+    assert send(srv, _conf(ir, rsp, cert, status=no)).body_type == "pkiconf"
     assert srv.store.get_cert(x509.load_der_x509_certificate(cert).serial_number).status == "revoked"
 
 

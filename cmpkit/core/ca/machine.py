@@ -109,10 +109,12 @@ class CAServer:
         self.trusted = list(settings.srv_trusted) + ([settings.ca_cert] if self_signed else [])
         self.untrusted = list(settings.srv_untrusted) + [settings.ca_cert] + list(settings.ca_chain)
         if settings.srv_signer is not None and settings.srv_cert is not None:
-            self.signer, self.signer_cert, self.signer_chain = settings.srv_signer, settings.srv_cert, settings.srv_chain
+            self.signer, self.signer_cert = settings.srv_signer, settings.srv_cert
+            self.signer_chain = settings.srv_chain
         else:
             from cmpkit.core.keys import SoftwareKey
-            self.signer, self.signer_cert, self.signer_chain = SoftwareKey(settings.ca_key), settings.ca_cert, settings.ca_chain
+            self.signer, self.signer_cert = SoftwareKey(settings.ca_key), settings.ca_cert
+            self.signer_chain = settings.ca_chain
         from cryptography import x509 as _x
         self.sender = directory_name(_x.load_der_x509_certificate(self.signer_cert).subject.public_bytes())
 
@@ -189,7 +191,8 @@ class CAServer:
         except Reject as r:
             log.info("CA: %s rejected: %s", req.body_type, r.text)
             si = StatusInfo(REJECTION, [r.text], [r.bit])
-            return self._response(ctx, rsp_type, bodies.cert_rep_der([(getattr(r, "cert_req_id", cert_req_id), si, None)]))
+            cert_req_id = getattr(r, "cert_req_id", cert_req_id)
+            return self._response(ctx, rsp_type, bodies.cert_rep_der([(cert_req_id, si, None)]))
         implicit = req.implicit_confirm and s.grant_implicitconf
         txn.cert_serial, txn.cert_req_id, txn.cert_hash = _serial(cert), cert_req_id, protection.cert_hash(cert)
         if implicit:
@@ -402,8 +405,8 @@ class CAServer:
              .next_update(at + datetime.timedelta(days=1))
              .add_extension(x509.CRLNumber(self.store.next_crl_number()), False))
         for rec in self.store.revoked():
-            entry = (x509.RevokedCertificateBuilder().serial_number(rec.serial)
-                     .revocation_date(datetime.datetime.fromtimestamp(int(rec.revoked_at or now), datetime.timezone.utc)))
+            when = datetime.datetime.fromtimestamp(int(rec.revoked_at or now), datetime.timezone.utc)
+            entry = x509.RevokedCertificateBuilder().serial_number(rec.serial).revocation_date(when)
             reasons = _crl_reasons()
             if rec.reason is not None and rec.reason in reasons:
                 entry = entry.add_extension(x509.CRLReason(reasons[rec.reason]), False)
