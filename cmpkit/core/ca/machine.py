@@ -32,7 +32,7 @@ from cmpkit.core.ca.checks import (BAD_CERT_ID, BAD_CERT_TEMPLATE, BAD_DATA_FORM
                                    BAD_RECIPIENT_NONCE, BAD_REQUEST, BAD_SENDER_NONCE, CERT_CONFIRMED,
                                    CERT_REVOKED, NOT_AUTHORIZED, SYSTEM_FAILURE, TRANSACTION_ID_IN_USE,
                                    UNSUPPORTED_VERSION, Reject)
-from cmpkit.core.ca.issue import IssuePolicy
+from cmpkit.core.ca.issue import IssuePolicy, ca_path_len
 from cmpkit.core.ca.store import CLOSED, REVOKED, WAITING_CERTCONF, CAStore, CertRecord, Transaction
 from cmpkit.core.message import (NULL_DN_GENERAL_NAME, OID_CONFIRM_WAIT_TIME, OID_IMPLICIT_CONFIRM, PKIMessage,
                                  StatusInfo, directory_name, new_message)
@@ -104,7 +104,7 @@ class CAServer:
         ca = x509.load_der_x509_certificate(settings.ca_cert)
         self.ca_subject = ca.subject.public_bytes()
         self.ca_not_after = ca.not_valid_after_utc
-        self.ca_path_len = issue_mod().ca_path_len(settings.ca_cert)
+        self.ca_path_len = ca_path_len(settings.ca_cert)
         self_signed = ca.issuer == ca.subject
         self.trusted = list(settings.srv_trusted) + ([settings.ca_cert] if self_signed else [])
         self.untrusted = list(settings.srv_untrusted) + [settings.ca_cert] + list(settings.ca_chain)
@@ -115,8 +115,7 @@ class CAServer:
             from cmpkit.core.keys import SoftwareKey
             self.signer, self.signer_cert = SoftwareKey(settings.ca_key), settings.ca_cert
             self.signer_chain = settings.ca_chain
-        from cryptography import x509 as _x
-        self.sender = directory_name(_x.load_der_x509_certificate(self.signer_cert).subject.public_bytes())
+        self.sender = directory_name(x509.load_der_x509_certificate(self.signer_cert).subject.public_bytes())
 
     # ------------------------------------------------------------------ entry
     def handle(self, request_der: bytes, now: float) -> bytes:
@@ -460,11 +459,6 @@ def _is_ra(cert_der: Optional[bytes]) -> bool:
     except (x509.ExtensionNotFound, ValueError):
         return False
     return x509.ObjectIdentifier(OID_KP_CMC_RA) in eku.value
-
-
-def issue_mod():
-    from cmpkit.core.ca import issue
-    return issue
 
 
 def _ca_certs(server: CAServer, value, now) -> bytes:
