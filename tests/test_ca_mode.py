@@ -279,6 +279,19 @@ def test_signature_protection_failures(server, ca):
                                         sender="RA"))) == [BIT["badMessageCheck"]]
 
 
+def test_unsupported_mac_one_way_function_is_bad_alg(server):
+    alg = protection.pbm_algorithm()
+    oid, params = algs.decode_algorithm_identifier(alg)
+    salt, _owf, count, mac = der.children(params)
+    md4 = algs.encode_algorithm_identifier("1.2.840.113549.2.4")            # MD4: not a PBM OWF here
+    alg = algs.encode_algorithm_identifier(oid, der.sequence(salt, md4, count, mac))
+    msg = request("ir", cert_req(ec_key()), protect=False)
+    msg.set_header_field("protectionAlg", alg)
+    msg.set_header_field("senderKID", REF)
+    msg.set_protection(b"\x00" * 20)
+    assert error_bits(send(server(), msg)) == [BIT["badAlg"]]
+
+
 def test_unknown_protection_algorithm_is_bad_alg(server):
     msg = request("ir", cert_req(ec_key()), protect=False)
     msg.set_header_field("protectionAlg", algs.encode_algorithm_identifier("1.2.3.4.5"))

@@ -116,7 +116,9 @@ def _check_mac(req: PKIMessage, s) -> None:
         raise Reject(BAD_MESSAGE_CHECK, "unknown senderKID for MAC-based protection")
     try:
         req.verify_mac(s.srv_secret)
-    except CmpError:
+    except CmpError as exc:
+        if "unsupported" in str(exc):   # an OWF, PRF or MAC this server does not take
+            raise Reject(BAD_ALG, f"MAC algorithm not accepted: {str(exc)[:120]}") from None
         raise Reject(BAD_MESSAGE_CHECK, "MAC-based protection did not verify") from None
 
 
