@@ -66,3 +66,27 @@ OPTIONS = (
     _flag("accept_unprot_err", "Accept unprotected error messages from clients (no effect so far)", 101),
     _flag("accept_raverified", "Accept RAVERIFIED as proof-of-possession", 102),
 )
+
+
+def _ext_str(name, metavar, help):
+    return Option(name, "str", help, MOCK, metavar, extension=True)
+
+
+def _ext_int(name, help, default):
+    return Option(name, "int", help, MOCK, "number", minimum=0, default=default, extension=True)
+
+
+# ---- the CA mode (cmpkit's own; see cmpkit_mock.ca): giving -srv_ca_cert and -srv_ca_key turns it on
+CA_OPTIONS = (
+    _ext_str("srv_ca_cert", "filename|uri", "CA mode: the CA certificate the mock server issues with "
+             "(with -srv_ca_key; instead of -rsp_cert)"),
+    _ext_str("srv_ca_key", "filename|uri", "CA mode: the CA's private key (RSA, EC, Ed25519 or Ed448)"),
+    _ext_str("srv_ca_keypass", "arg", "CA mode: pass phrase source for -srv_ca_key"),
+    _ext_str("srv_db", "filename", "CA mode: SQLite file keeping issued certificates and transactions "
+             "(shared by server processes; default: in memory)"),
+    _ext_int("srv_max_days", "CA mode: maximum validity of issued certificates in days. Default 365", 365),
+    _ext_int("srv_time_window", "CA mode: seconds a request's messageTime may be off (badTime). Default 600",
+             600),
+    _ext_int("srv_confirm_wait", "CA mode: seconds to wait for certConf before revoking. Default 300", 300),
+)
+OPTIONS = OPTIONS + CA_OPTIONS

@@ -66,6 +66,10 @@ def build_server(cfg, loader):
 
     from .server import MockServer, MockSettings
 
+    if cfg.get("srv_ca_cert") is not None or cfg.get("srv_ca_key") is not None:  # CA mode (cmpkit_mock.ca)
+        from .ca import build_ca_server
+        return build_ca_server(cfg, loader)
+
     s = MockSettings()
     srv_ref, srv_secret = cfg.get("srv_ref"), cfg.get("srv_secret")
     srv_cert, srv_key, srv_keypass = cfg.get("srv_cert"), cfg.get("srv_key"), cfg.get("srv_keypass")
