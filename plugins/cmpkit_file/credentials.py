@@ -163,9 +163,7 @@ def _load_pkcs12(data: bytes, password: _Password, path: str, what: str):
     try:
         return parse(None)  # also opens files made with an empty pass phrase
     except ValueError:
-        found = _pkcs12_ml_dsa(data, None)
-        if found is not None:
-            return found
+        pass
     except UnsupportedAlgorithm:
         raise _error(what, path, "unsupported algorithm in PKCS#12 file") from None
     secret = password.get()
@@ -174,22 +172,11 @@ def _load_pkcs12(data: bytes, password: _Password, path: str, what: str):
     try:
         return parse(secret)
     except ValueError:
-        found = _pkcs12_ml_dsa(data, secret)
-        if found is not None:
-            return found
-        raise _error(what, path, "wrong pass phrase or corrupt PKCS#12 file") from None
+        # cryptography (48) cannot read an ML-DSA key from PKCS#12 either, and says the same
+        raise _error(what, path, "wrong pass phrase or corrupt PKCS#12 file (or an ML-DSA key, which the "
+                     "installed cryptography cannot read from PKCS#12: use a PKCS#8 PEM or DER key file)") from None
     except UnsupportedAlgorithm:
         raise _error(what, path, "unsupported algorithm in PKCS#12 file") from None
-
-
-def _pkcs12_ml_dsa(data: bytes, secret: Optional[bytes]):
-    """(key, certificates) of a PKCS#12 file with an ML-DSA key, which cryptography's loader
-    refuses (cmpkit_file.pkcs12_pq); None for anything else or when it does not open."""
-    from . import pkcs12_pq
-    try:
-        return pkcs12_pq.load(data, secret if isinstance(secret, bytes) or secret is None else secret.encode())
-    except (pkcs12_pq.WrongPassword, DecodeError, ValueError, TypeError, IndexError):
-        return None
 
 
 # ---------------------------------------------------------------- loaders
