@@ -2,6 +2,8 @@
 """Time per PBM IR transaction over HTTP on loopback, each tool against its own mock server (-port 0).
 
 Default keep-alive and -keep_alive 0. Per transaction = (t(repeat N) - t(repeat 1)) / (N - 1).
+The last row isolates the client: both tools as clients of the same openssl server, -keep_alive 0
+(a new connection per message, as a one-shot enrollment makes them).
 Usage: python bench/http.py [N] [ROUNDS]
 """
 import sys
@@ -20,9 +22,12 @@ def main():
     servers = {tool: Server(TOOLS[tool] + srv) for tool in TOOLS}
     try:
         rows = []
-        for label, extra in (("PBM IR, default keep-alive", []), ("PBM IR, -keep_alive 0", ["-keep_alive", "0"])):
+        for label, extra, against in (("PBM IR, default keep-alive", [], None),
+                                      ("PBM IR, -keep_alive 0", ["-keep_alive", "0"], None),
+                                      ("PBM IR, -keep_alive 0, both clients of openssl's server",
+                                       ["-keep_alive", "0"], "openssl")):
             def per_tx(tool):
-                args = TOOLS[tool] + ["-config", "", "-server", servers[tool].address, "-cmd", "ir", "-ref", "1234",
+                args = TOOLS[tool] + ["-config", "", "-server", servers[against or tool].address, "-cmd", "ir", "-ref", "1234",
                                       "-secret", "pass:test", "-newkey", p.path("new_key"), "-subject", "/CN=leaf",
                                       "-certout", str(p.dir / f"out-{tool}.pem"), *extra]
                 t1 = timed(args + ["-repeat", "1"])

@@ -220,12 +220,40 @@ def _pbm_params(params_der: bytes) -> tuple[str, bytes, int, str]:
     return owf_name, salt, iterations, _hmac_hash(mac, "PBM MAC algorithm")
 
 
+_HASHLIB_NAMES = {"md5": "md5", "sha1": "sha1", "sha224": "sha224", "sha256": "sha256", "sha384": "sha384",
+                  "sha512": "sha512", "sha3-224": "sha3_224", "sha3-256": "sha3_256", "sha3-384": "sha3_384",
+                  "sha3-512": "sha3_512"}
+
+
+def _hashlib_constructor(owf_name: str):
+    """hashlib's constructor of the hash ``owf_name`` (one-shot: data -> object), or None where
+    hashlib does not offer it (or refuses it, as MD5 under a FIPS policy)."""
+    import hashlib
+    name = _HASHLIB_NAMES.get(owf_name)
+    constructor = getattr(hashlib, name, None) if name else None
+    if constructor is None:
+        return None
+    try:
+        constructor(b"")
+    except ValueError:
+        return None
+    return constructor
+
+
 @memo(maxsize=16, max_bytes=2048)
 def _pbm_base_key(owf_name: str, secret: bytes, salt: bytes, iterations: int) -> bytes:
     """RFC 4210 5.1.3.1: BASEKEY = OWF^iterationCount(secret || salt).
 
     A transaction keeps its salt, so both ends derive the key once and not for every message.
+    The rounds run on hashlib where it has the hash (OpenSSL's digests, as cryptography's, at one
+    call per round instead of three: issue 17), else on cryptography's Hash.
     """
+    constructor = _hashlib_constructor(owf_name)
+    if constructor is not None:
+        key = constructor(secret + salt).digest()
+        for _ in range(iterations - 1):
+            key = constructor(key).digest()
+        return key
     from cryptography.hazmat.primitives import hashes
 
     fresh = hashes.Hash(algs.hash_object(owf_name))  # copying an empty context is the cheap way

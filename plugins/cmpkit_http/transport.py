@@ -40,9 +40,9 @@ class Http1Transport(httpx.BaseTransport):
         via = (self.proxy.host, self.proxy.port or 80) if self.proxy else (host, port)
         if url.scheme == "https":
             context = self.ssl_context or ssl.create_default_context()
-            conn = http.client.HTTPSConnection(via[0], via[1], timeout=timeout, context=context)
+            conn = _HTTPSConnection(via[0], via[1], timeout=timeout, context=context)
         else:
-            conn = http.client.HTTPConnection(via[0], via[1], timeout=timeout)
+            conn = _HTTPConnection(via[0], via[1], timeout=timeout)
         if self.proxy and url.scheme == "https":
             conn.set_tunnel(host, port)
         try:
@@ -107,6 +107,29 @@ class Http1Transport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._drop()
+
+
+class _OneSend:
+    """http.client sends a request's header block and its body in two send() calls (two
+    segments with TCP_NODELAY, two syscalls, the peer woken twice); a bytes body is appended
+    to the header block here so that the request leaves in one send (openssl writes two)."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, (bytes, bytearray)) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            msg = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(msg)
+            return
+        super()._send_output(message_body, encode_chunked=encode_chunked)
+
+
+class _HTTPConnection(_OneSend, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneSend, http.client.HTTPSConnection):
+    pass
 
 
 class _Body(httpx.SyncByteStream):
