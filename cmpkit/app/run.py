@@ -149,7 +149,9 @@ def run_client(cfg) -> int:
     if transport is None:
         raise ConfigError("no transport available: give -server, -use_mock_srv or -rspin")
     client.transport = transport
+    from .files import defer_directory_sync, sync_deferred_directories
     try:
+        defer_directory_sync()  # -repeat rewrites the outputs: their directories flushed once, at the end
         for _ in range(cfg.get("repeat") or 1):
             try:
                 result = client.run()
@@ -165,6 +167,7 @@ def run_client(cfg) -> int:
             from .run_32 import save_srvcert  # -srvcertout (openssl 3.2+)
             save_srvcert(cfg, client.machine, save_certs)
     finally:
+        sync_deferred_directories()
         transport.close()
     return 0
 

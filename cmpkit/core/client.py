@@ -645,6 +645,12 @@ class ClientMachine:
 
 def _self_signed(cert_der: bytes) -> bool:
     """Issuer equals subject: what openssl leaves out of a chain it saves (X509_ADD_FLAG_NO_SS)."""
+    return _self_signed_der(bytes(cert_der))
+
+
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
+def _self_signed_der(cert_der: bytes) -> bool:
+    """_self_signed, memoised: every message of every -repeat asks it of the same certificates."""
     from cryptography import x509
     try:
         cert = x509.load_der_x509_certificate(cert_der)
