@@ -413,7 +413,7 @@ class HttpTransport:
                    "Connection": "close" if self.keep_alive == 0 else "keep-alive"}
         where = self.url + (f" via proxy {self.proxy}" if self.proxy else "")
         try:
-            response = self._transport.handle_request(self._request(client, request_der, headers, limit))
+            response = self._transport.handle_request(self._request(client, request_der, headers, limit), lean=True)
             try:
                 body = self._read_body(response, start, limit, where)
             finally:
@@ -429,17 +429,22 @@ class HttpTransport:
         return body
 
     def _request(self, client, request_der: bytes, headers: dict, limit):
-        """The httpx Request of one message, as ``client.build_request`` makes it (the client's
-        headers, then the message's; Host and Content-Length added by httpx), built from the URL
-        parsed once. send() passes it straight to the transport: httpx.Client's per-request
-        machinery (URL merging, cookie jar, auth, redirects, which this client never uses) cost
-        about a fifth of the client's CPU time per message with -keep_alive 0 (issue 17)."""
+        """The request of one message with the header lines ``client.build_request`` makes (the
+        client's headers, then the message's; Host and Content-Length added by httpx), httpx
+        building them once: send() passes it straight to the transport and gets a lean response.
+        httpx.Client's per-request machinery (URL merging, cookie jar, auth, redirects, which this
+        client never uses) and httpx's Request/Response objects cost about a third of the
+        transport's CPU time per message with -keep_alive 0 (issue 17)."""
         import httpx
-        if getattr(self, "_url_parsed", None) is None:
-            self._url_parsed = httpx.URL(self.url)
-        return httpx.Request("POST", self._url_parsed, content=request_der,
-                             headers=[*client.headers.raw, *headers.items()],
-                             extensions={"timeout": httpx.Timeout(limit).as_dict()})
+        key = tuple(headers.items())
+        if getattr(self, "_head", (None,))[0] != key:  # the first message: httpx makes the header lines
+            first = httpx.Request("POST", httpx.URL(self.url), content=request_der,
+                                  headers=[*client.headers.raw, *headers.items()])
+            self._head = (key, first.url, [(k, v) for k, v in first.headers.raw if k.lower() != b"content-length"])
+        from .transport import LeanRequest
+        _key, url, lines = self._head
+        return LeanRequest("POST", url, [*lines, (b"Content-Length", str(len(request_der)).encode("ascii"))],
+                           request_der, {"timeout": {"connect": limit, "read": limit, "write": limit, "pool": limit}})
 
     def _read_body(self, response, start: float, limit, where: str) -> bytes:
         import httpx

@@ -74,7 +74,9 @@ class Http1Transport(httpx.BaseTransport):
             self._conn = None
 
     # -- the httpx contract
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx.Request, lean: bool = False) -> httpx.Response:
+        """The httpx contract; with ``lean`` (cmpkit's own client, a :class:`LeanRequest`) the
+        http.client response comes back as a :class:`LeanResponse` instead of an httpx.Response."""
         timeouts = request.extensions.get("timeout", {})
         conn = self._connection(request.url, timeouts.get("connect"))
         conn.sock.settimeout(timeouts.get("read"))
@@ -100,6 +102,8 @@ class Http1Transport(httpx.BaseTransport):
             self._drop()
             raise httpx.RemoteProtocolError(f"bad or no HTTP response: {exc!r}") from exc
         version = b"HTTP/1.0" if response.version == 10 else b"HTTP/1.1"
+        if lean:
+            return LeanResponse(_Body(self, conn, response), version)
         return httpx.Response(response.status, headers=response.getheaders(),
                               stream=_Body(self, conn, response),
                               extensions={"http_version": version,
@@ -107,6 +111,57 @@ class Http1Transport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._drop()
+
+
+class LeanRequest:
+    """What handle_request reads of an httpx.Request, given directly: method, url (an httpx.URL),
+    the header lines (``headers.raw``), the body (``read()``) and the timeouts (``extensions``)."""
+
+    __slots__ = ("method", "url", "headers", "_body", "extensions")
+
+    def __init__(self, method: str, url: httpx.URL, lines: list, body: bytes, extensions: dict):
+        self.method, self.url, self._body, self.extensions = method, url, body, extensions
+        self.headers = _RawLines(lines)
+
+    def read(self) -> bytes:
+        return self._body
+
+
+class _RawLines:
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: list):
+        self.raw = raw
+
+
+class LeanResponse:
+    """What cmpkit's client reads of an httpx.Response, straight from http.client's: status_code,
+    reason_phrase, http_version, headers.get (case-insensitive, repeated fields joined with ", "
+    as httpx joins them), iter_raw() and close(); the body's chunks and errors are _Body's."""
+
+    def __init__(self, body: "_Body", version: bytes):
+        self._body, response = body, body.response
+        self.status_code = response.status
+        self.reason_phrase = response.reason.encode("latin-1", "replace").decode("ascii", errors="ignore")
+        self.http_version = version.decode("ascii")
+        self.headers = _HeaderView(response.msg)
+
+    def iter_raw(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _HeaderView:
+    __slots__ = ("_msg",)
+
+    def __init__(self, msg):
+        self._msg = msg
+
+    def get(self, name: str, default=None):
+        values = self._msg.get_all(name)
+        return ", ".join(values) if values else default
 
 
 class _OneSend:
