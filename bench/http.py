@@ -7,6 +7,7 @@ The last row isolates the client: both tools as clients of the same openssl serv
 Usage: python bench/http.py [N] [ROUNDS]
 """
 import sys
+import threading
 
 from common import TOOLS, alternate, make_pki, table, timed
 
@@ -16,10 +17,21 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 
 
+def _drain(stream):
+    try:
+        for _ in stream:
+            pass
+    except (OSError, ValueError):  # closed by Server.stop()
+        pass
+
+
 def main():
     p = make_pki()
     srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", p.path("issued")]
     servers = {tool: Server(TOOLS[tool] + srv) for tool in TOOLS}
+    for s in servers.values():  # their log lines must go somewhere: a full pipe would stall a server
+        for stream in (s.proc.stdout, s.proc.stderr):
+            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
     try:
         rows = []
         for label, extra, against in (("PBM IR, default keep-alive", [], None),
