@@ -157,3 +157,13 @@ def test_http_request_leaves_in_one_send_with_the_same_header_lines(monkeypatch)
     assert head.split(b"\r\n") == [b"POST / HTTP/1.1", f"Host: 127.0.0.1:{port}".encode(), b"User-Agent: cmpkit",
                                    b"Accept: application/pkixcmp", b"Accept-Encoding: identity",
                                    b"Content-Type: application/pkixcmp", b"Connection: close", b"Content-Length: 5"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 255, 256, 65535, 65536, 70000])
+def test_der_tlv_lengths_as_pyasn1_encodes_them(n):
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+
+    from cmpkit.core import der
+    data = bytes(range(256)) * (n // 256) + bytes(n % 256)
+    assert der.tlv(0x04, data) == encoder.encode(univ.OctetString(data))

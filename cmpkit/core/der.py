@@ -74,7 +74,14 @@ def encode_length(n: int) -> bytes:
 
 def tlv(tag: int, body: bytes) -> bytes:
     """One DER item with the given (single-byte) tag and content."""
-    return bytes([tag]) + encode_length(len(body)) + body
+    n = len(body)
+    if n < 0x80:  # the short and the common long forms inline: the hot path of every message built
+        return bytes((tag, n)) + body
+    if n < 0x100:
+        return bytes((tag, 0x81, n)) + body
+    if n < 0x10000:
+        return bytes((tag, 0x82, n >> 8, n & 0xFF)) + body
+    return bytes([tag]) + encode_length(n) + body
 
 
 def sequence(*items: bytes) -> bytes:
