@@ -2,9 +2,10 @@
 """Time per in-process transaction (-use_mock_srv -repeat N): PBM IR and signature CR, cmpkit beside openssl cmp.
 
 Per transaction = (t(repeat N) - t(repeat 1)) / (N - 1), so process start-up cancels out.
-Each transaction writes -certout. cmpkit flushes it to disk (fsync of the file and of its
-directory, about 0.35 ms on an ext4 disk), openssl does not; the rows "-certout on tmpfs"
-(in /dev/shm, where a flush costs nothing) compare the rest of the work.
+Each transaction writes -certout. cmpkit flushes it to disk, openssl does not: the file's data
+before each rename (about 0.2-0.3 ms on a quiet ext4 disk, several ms on a busy one) and, with
+-repeat, the directory once per run (app/files.py defer_directory_sync). The rows "-certout on
+tmpfs" (in /dev/shm, where a flush costs nothing) compare the same work: they are the target.
 Usage: python bench/inprocess.py [N] [ROUNDS]
 """
 import os
