@@ -366,7 +366,8 @@ def test_ml_dsa_ca_issues_signs_crls_and_accepts_ml_dsa_protection(pq_ca):
     # a cr protected with the ML-DSA certificate just issued (signature protection by ML-DSA)
     key2 = mldsa_key(65)
     policy = DefaultVerificationPolicy(clock=time.time)
-    res = Client(ClientSettings(cmd="cr", signer=SoftwareKey(key), cert=der_of(cert), sender=cert.subject.public_bytes(),
+    res = Client(ClientSettings(cmd="cr", signer=SoftwareKey(key), cert=der_of(cert),
+                                sender=cert.subject.public_bytes(),
                                 trusted=[der_of(pq_ca["root"])], policy=policy, newkey_signer=SoftwareKey(key2),
                                 newkey_public=key2.public_key(), template=bodies.Template(
                                     subject=name("second").public_bytes(), public_key=key2.public_key()
@@ -374,7 +375,8 @@ def test_ml_dsa_ca_issues_signs_crls_and_accepts_ml_dsa_protection(pq_ca):
     _check_issued(x509.load_der_x509_certificate(res.cert), pq_ca["cert"], key2)
     # revoke by ML-DSA signature; the CRL (ML-DSA signed) lists it
     Client(ClientSettings(cmd="rr", old_cert=der_of(cert), signer=SoftwareKey(key), cert=der_of(cert),
-                          sender=cert.subject.public_bytes(), trusted=[der_of(pq_ca["root"])], policy=policy), srv).run()
+                          sender=cert.subject.public_bytes(), trusted=[der_of(pq_ca["root"])], policy=policy),
+           srv).run()
     [(_, value)] = genm(srv, gt.OID_CRL_STATUS_LIST, crl_status(cert))
     crl = x509.load_der_x509_crl(gt.read_crls(value)[0])
     pq_ca["cert"].public_key().verify(crl.signature, crl.tbs_certlist_bytes)
@@ -408,8 +410,10 @@ def test_pbmac1_request_answered_with_pbmac1_fresh_salt(server):
     key = ec_key()
     Client(ClientSettings(cmd="ir", secret=SECRET, ref=REF, pbmac1=True, mac="hmac-sha256",
                           newkey_signer=SoftwareKey(key), newkey_public=key.public_key(),
-                          template=bodies.Template(subject=name("leaf").public_bytes(), public_key=key.public_key()
-                                                   .public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo))),
+                          template=bodies.Template(
+                              subject=name("leaf").public_bytes(),
+                              public_key=key.public_key().public_bytes(
+                                  DER, serialization.PublicFormat.SubjectPublicKeyInfo))),
            Spy()).run()
     assert [r.body_type for _, r in seen] == ["ip", "pkiconf"]
     for req, rsp in seen:
@@ -517,3 +521,17 @@ def test_cli_central_keygen(files, tmp_path, monkeypatch, capsys, ca):
 def test_cli_option_errors(files, tmp_path, monkeypatch, capsys, args, message):
     rc, _, err = cli(files, tmp_path, ["-cmd", "genm"] + args, monkeypatch, capsys)
     assert rc != 0 and message in err and "Traceback" not in err
+
+
+def test_cli_ml_dsa_ca_key_and_ml_dsa_enrollment(pq_ca, tmp_path, monkeypatch, capsys):
+    d = {"ca": tmp_path / "pq_ca.crt", "ca_key": tmp_path / "pq_ca.key", "new_key": tmp_path / "ml.key"}
+    d["ca"].write_bytes(pem_cert(pq_ca["cert"]) + pem_cert(pq_ca["root"]))
+    d["ca_key"].write_bytes(pem_key(pq_ca["key"]))
+    new = mldsa_key(44)
+    d["new_key"].write_bytes(pem_key(new))
+    out = tmp_path / "ml.pem"
+    rc, _, err = cli({k: str(v) for k, v in d.items()}, tmp_path,
+                     ["-cmd", "ir", "-newkey", str(d["new_key"]), "-subject", "/CN=pq leaf", "-certout", str(out)],
+                     monkeypatch, capsys)
+    assert rc == 0, err
+    _check_issued(x509.load_pem_x509_certificate(out.read_bytes()), pq_ca["cert"], new)

@@ -105,7 +105,8 @@ def test_cmpkit_client_central_keygen_ml_dsa_and_pbmac1_over_http(pki, tmp_path)
         assert cert.public_key() == key.public_key() and key.key_size == 3072
         cert.verify_directly_issued_by(pki.objs["issuing"])
         ml_out = tmp_path / "ml.pem"
-        _ok(run(base + ["-cmd", "cr", "-pbmac1", "-newkey", str(ml_key), "-subject", "/CN=pq", "-certout", str(ml_out)]))
+        _ok(run(base + ["-cmd", "cr", "-pbmac1", "-newkey", str(ml_key), "-subject", "/CN=pq",
+                        "-certout", str(ml_out)]))
         ml = x509.load_pem_x509_certificate(ml_out.read_bytes())
         ml.verify_directly_issued_by(pki.objs["issuing"])      # RSA CA: cryptography verifies
         assert ml.public_key() == serialization.load_pem_private_key(ml_key.read_bytes(), None).public_key()

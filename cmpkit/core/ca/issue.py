@@ -58,7 +58,7 @@ def check_public_key(spki: Optional[bytes], policy: IssuePolicy):
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
     from cryptography.hazmat.primitives.serialization import load_der_public_key
     if spki is None:
-        # central key generation (RFC 9483 4.1.6) will be called here when it is added
+        # (central key generation, RFC 9483 4.1.6, supplies the key before: cmpkit.core.ca.keygen)
         raise Reject(BAD_CERT_TEMPLATE, "publicKey missing in the certificate template")
     try:
         key = load_der_public_key(spki)
@@ -242,7 +242,8 @@ def _build_with_certbuild(ca, ca_key, subject_der: bytes, public_key, extensions
         else:
             others.append(certbuild.extension(ext.oid.dotted_string, critical, ext.public_bytes()))
     try:
-        return certbuild.build_certificate(ca_key, subject=subject_der, issuer=ca.subject, subject_public_key=public_key,
+        return certbuild.build_certificate(ca_key, subject=subject_der, issuer=ca.subject,
+                                           subject_public_key=public_key,
                                            serial=serial, not_before=not_before, not_after=not_after, ca=ca_flag,
                                            path_len=path_len, key_usages=usages or ("digital_signature",),
                                            issuer_public_key=ca.public_key(), extra_extensions=others)

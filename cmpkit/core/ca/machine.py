@@ -93,7 +93,8 @@ class _Request:
 
 
 #: genm infoType OID -> handler(server, value DER or None, now) -> infoValue DER or None.
-#: Other engineers add crlStatusList and central key generation support here.
+#: The answer's infoType is genm_types.ANSWER_TYPE's for the request's (rootCaCert -> rootCaKeyUpdate,
+#: crlStatusList -> crls); cmpkit.core.ca.genm registers the RFC 9480 2.3 types (end of this module).
 GENM_HANDLERS: dict[str, Callable] = {}
 
 
