@@ -535,3 +535,13 @@ def test_cli_ml_dsa_ca_key_and_ml_dsa_enrollment(pq_ca, tmp_path, monkeypatch, c
                      monkeypatch, capsys)
     assert rc == 0, err
     _check_issued(x509.load_pem_x509_certificate(out.read_bytes()), pq_ca["cert"], new)
+
+
+def test_cli_openssl_mock_answers_have_no_effect_in_ca_mode(files, tmp_path, monkeypatch, capsys, ca):
+    rc, _, err = cli(files, tmp_path, ["-cmd", "genm", "-infotype", "rootCaCert", "-oldwithold", files["root"],
+                                       "-newwithnew", str(tmp_path / "nwn.pem"), "-rsp_newwithnew", files["root"],
+                                       "-rsp_crl", files["root"]], monkeypatch, capsys)
+    assert rc == 0, err
+    assert "-rsp_newwithnew has no effect in the mock server's CA mode" in err
+    assert "-rsp_crl has no effect in the mock server's CA mode" in err
+    assert "no root CA certificate update available" in err

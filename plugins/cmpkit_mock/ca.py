@@ -106,7 +106,9 @@ def build_ca_server(cfg, loader) -> CAMockServer:
     s.confirm_wait = 300 if wait is None else wait
     _modern_options(cfg, s)
     for opt in ("poll_count", "pkistatus", "failure", "failurebits", "statusstring", "send_error",
-                "send_unprotected", "send_unprot_err"):
+                "send_unprotected", "send_unprot_err",
+                # OpenSSL's mock answers from these; the CA answers from its own state
+                "ref_cert", "rsp_key", "rsp_crl", "rsp_newwithnew", "rsp_newwithold", "rsp_oldwithnew"):
         if cfg.get(opt):
             log.warning("-%s has no effect in the mock server's CA mode", opt)
     if s.srv_secret is None and s.srv_trusted == [] and not s.accept_unprotected:
