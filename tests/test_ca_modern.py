@@ -159,6 +159,10 @@ def _crl_of(itavs, ca):
     [crl_der] = gt.read_crls(value)
     crl = x509.load_der_x509_crl(crl_der)
     assert crl.is_signature_valid(ca["cert"].public_key())
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1_alt_modules import rfc5280
+    decoded, rest = decoder.decode(crl_der, asn1Spec=rfc5280.CertificateList())   # an independent DER reader
+    assert not rest and encoder.encode(decoded) == crl_der
     assert crl.issuer == ca["cert"].subject
     return crl
 
