@@ -549,3 +549,29 @@ def test_cli_openssl_mock_answers_have_no_effect_in_ca_mode(files, tmp_path, mon
     assert "-rsp_newwithnew has no effect in the mock server's CA mode" in err
     assert "-rsp_crl has no effect in the mock server's CA mode" in err
     assert "no root CA certificate update available" in err
+
+
+def test_ml_dsa_issuance_copies_the_ca_certificates_subject_key_id():
+    """RFC 5280 4.2.1.1: the AKI repeats the issuer certificate's SKI, which need not be the SHA-1
+    of its key (here an arbitrary one)."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, mldsa
+    from cryptography.x509.oid import NameOID
+
+    from cmpkit.core.ca import issue
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd SKI CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+          .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier(b"\x01" * 20), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = mldsa.MLDSA44PrivateKey.generate()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")]).public_bytes()
+    cert = x509.load_der_x509_certificate(issue._build_with_certbuild(
+        ca, ca_key, subject, key.public_key(), [], now, now + datetime.timedelta(hours=1), 99))
+    assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == b"\x01" * 20
+    cert.verify_directly_issued_by(ca)

@@ -242,11 +242,16 @@ def _build_with_certbuild(ca, ca_key, subject_der: bytes, public_key, extensions
         else:
             others.append(certbuild.extension(ext.oid.dotted_string, critical, ext.public_bytes()))
     try:
+        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        ca_ski = None
+    try:
         return certbuild.build_certificate(ca_key, subject=subject_der, issuer=ca.subject,
                                            subject_public_key=public_key,
                                            serial=serial, not_before=not_before, not_after=not_after, ca=ca_flag,
                                            path_len=path_len, key_usages=usages or ("digital_signature",),
-                                           issuer_public_key=ca.public_key(), extra_extensions=others)
+                                           issuer_public_key=ca.public_key(), extra_extensions=others,
+                                           authority_key_id=ca_ski)
     except (ValueError, CmpError) as exc:
         raise Reject(BAD_CERT_TEMPLATE, f"certificate not issued: {str(exc)[:100]}") from None
 
