@@ -87,6 +87,10 @@ ROWS = [
     # outputs that cannot be written
     ("reqout_only-no-directory", ["-cmd", "genm", "-reqout_only", "@no/r.der"], 1,
      "cannot write request PKIMessage to file '{tmp}/no/r.der'", True),
+    ("cacertsout-no-directory", ["-cmd", "genm", "-infotype", "caCerts", "-cacertsout", "@no/ca.pem",
+                                 "-rsp_capubs", "chain"], 1, "{tmp}/no/ca.pem", True),
+    ("crlout-no-directory", ["-cmd", "genm", "-infotype", "crlStatusList", "-oldcrl", "crl_old", "-crlout",
+                             "@no/c.crl", "-rsp_crl", "crl_new"], 1, "{tmp}/no/c.crl", True),
     ("srvcertout-a-directory", ["-cmd", "genm", "-srvcertout", "{tmp}"], 1, "{tmp}", True),
     # (openssl 3.4.0-dev crashes on these with -use_mock_srv: the fragment is the option's name)
     ("newwithnew-no-directory", ROOT_UPDATE[:-1] + ["@no/n.pem"], 1, "-newwithnew", False),
