@@ -305,3 +305,21 @@ def test_system_openssl_rr_against_cmpkit_ref_cert(paths, pki, openssl):
         assert ok.returncode == 0 and "revocation accepted" in ok.stdout + ok.stderr, ok.stderr
         bad = run(client + ["-server", server.address, "-oldcert", pki.path("client")])
         assert bad.returncode == 1 and "wrong certificate to revoke" in bad.stdout + bad.stderr
+
+
+@pytest.mark.slow
+def test_srvcertout_across_cmpkit_and_openssl34(pki, openssl34, tmp_path):
+    """-srvcertout with a signature-protected genp, each client against the other's -port server: the
+    saved certificate is the server's, in both directions."""
+    p = pki.path
+    srv = ["-config", "", "-srv_cert", p("server"), "-srv_key", p("server_key"), "-srv_trusted", p("root"),
+           "-srv_untrusted", p("issuing"), "-rsp_cert", p("issued")]
+    client = ["-config", "", "-cert", p("client"), "-key", p("client_key"), "-untrusted", p("issuing"),
+              "-trusted", p("root"), "-cmd", "genm"]
+    peers = {"openssl34": [openssl34, "cmp"], "cmpkit": CMPKIT}
+    for server_name, client_name in (("openssl34", "cmpkit"), ("cmpkit", "openssl34")):
+        out = tmp_path / f"{client_name}.pem"
+        with Server(peers[server_name] + srv) as server:
+            r = run(peers[client_name] + client + ["-server", server.address, "-srvcertout", str(out)])
+        assert r.returncode == 0, (client_name, r.stdout + r.stderr)
+        assert x509.load_pem_x509_certificates(out.read_bytes()) == [pki.objs["server"]], client_name
