@@ -90,3 +90,31 @@ def test_readme_algorithm_table_names_protection_popo_and_keys():
     # the ML-DSA OIDs, as the range "first-last" the table gives
     oids = sorted(algs.ML_DSA_OIDS.values())
     assert f"{oids[0]}-{oids[-1].rsplit('.', 1)[1]}" in table
+
+
+ML_DSA = {44: "2.16.840.1.101.3.4.3.17", 65: "2.16.840.1.101.3.4.3.18", 87: "2.16.840.1.101.3.4.3.19"}
+
+
+@pytest.mark.parametrize("cmd, protection", [("cr", 44), ("kur", 87)])   # kur: signed with the key it renews
+def test_ml_dsa_cr_and_kur_protection_and_popo(pq_pki, tmp_path, main, cmd, protection):
+    """The ir's check of test_pq (protectionAlg and POPO with the LAMPS OIDs, parameters absent) for cr
+    and kur, decoded with pyasn1's RFC 9480 schema; the server's answers are ML-DSA-65-protected."""
+    from pyasn1.codec.der.decoder import decode
+    from pyasn1_alt_modules import rfc9480
+    p = pq_pki.path
+    args = ["-cmd", cmd, "-use_mock_srv", "-newkey", p("new_key"), "-srv_key", p("server_key"), "-srv_cert",
+            p("server"), "-srv_trusted", p("root"), "-trusted", p("root"), "-rsp_cert", p("issued"),
+            "-certout", str(tmp_path / "c.pem"), "-reqout", str(tmp_path / "req.der"),
+            "-rspout", str(tmp_path / "rsp.der")]
+    args += (["-key", p("new_key"), "-cert", p("issued")] if cmd == "kur"
+             else ["-key", p("client_key"), "-cert", p("client"), "-subject", "/CN=pq-leaf"])
+    rc, err = main(args)
+    assert rc == 0, err
+    req, _ = decode((tmp_path / "req.der").read_bytes(), asn1Spec=rfc9480.PKIMessage())
+    rsp, _ = decode((tmp_path / "rsp.der").read_bytes(), asn1Spec=rfc9480.PKIMessage())
+    for msg, size in ((req, protection), (rsp, 65)):
+        assert str(msg["header"]["protectionAlg"]["algorithm"]) == ML_DSA[size]
+        assert not msg["header"]["protectionAlg"]["parameters"].isValue
+    popo = req["body"][cmd][0]["popo"]["signature"]["algorithmIdentifier"]
+    assert str(popo["algorithm"]) == ML_DSA[87] and not popo["parameters"].isValue
+    assert x509.load_pem_x509_certificate((tmp_path / "c.pem").read_bytes()) == pq_pki.objs["issued"]
