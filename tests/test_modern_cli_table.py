@@ -323,3 +323,27 @@ def test_srvcertout_across_cmpkit_and_openssl34(pki, openssl34, tmp_path):
             r = run(peers[client_name] + client + ["-server", server.address, "-srvcertout", str(out)])
         assert r.returncode == 0, (client_name, r.stdout + r.stderr)
         assert x509.load_pem_x509_certificates(out.read_bytes()) == [pki.objs["server"]], client_name
+
+
+POLL_MORE = {  # the types test_interop_32_33's polling test leaves out (kur: PBM, the mock renews -rsp_cert)
+    "cr": lambda p, t: ["-cmd", "cr", "-newkey", p.path("new_key"), "-subject", "/CN=leaf", "-certout", str(t / "c.pem")],
+    "kur": lambda p, t: ["-cmd", "kur", "-oldcert", p.path("issued"), "-newkey", p.path("new_key"),
+                         "-certout", str(t / "c.pem")],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cmd", sorted(POLL_MORE))
+@pytest.mark.parametrize("direction", ["cmpkit->openssl34", "openssl34->cmpkit"])
+def test_polling_cr_and_kur_with_openssl34(cmd, direction, pki, openssl34, tmp_path):
+    peers = {"openssl34": [openssl34, "cmp"], "cmpkit": CMPKIT}
+    client, server_name = direction.split("->")
+    srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", pki.path("issued"),
+           "-poll_count", "2", "-check_after", "0"]
+    with Server(peers[server_name] + srv) as server:
+        r = run(peers[client] + ["-config", "", "-server", server.address, "-ref", "1234", "-secret", "pass:test",
+                                 *POLL_MORE[cmd](pki, tmp_path)])
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log
+    assert "received final response after polling" in log or "received polling response" in log, log
+    assert x509.load_pem_x509_certificate((tmp_path / "c.pem").read_bytes()) == pki.objs["issued"]
