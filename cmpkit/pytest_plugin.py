@@ -180,8 +180,10 @@ def _build_handler(options: dict[str, Any]) -> Callable[[bytes], bytes]:
     from .core.options import Config
     from .errors import ConfigError
     from .plugins import hook as get_hook
-    cfg = Config.from_values(cli.all_options(), options)
-    hook = get_hook()
+    all_options: Callable[[], list[Any]] = cli.all_options
+    hooks: Callable[[], Any] = get_hook
+    cfg = Config.from_values(all_options(), options)
+    hook = hooks()
     handler = hook.cmpkit_mock_server(config=cfg, ctx=Loader(cfg, hook, batch=True))
     if handler is None:
         raise ConfigError("no plugin provides the mock CMP server (is the mock plugin blocked?)")
