@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
-__all__ = ["CmpTestServer", "SCHEME", "cmp_server", "cmp_server_session", "cmp_http_server"]
+__all__ = ["CmpTestServer", "SCHEME", "start_in_process", "start_http", "cmp_server", "cmp_server_session",
+           "cmp_http_server"]
 
 SCHEME = "cmpkit-pytest"
 _REF = "cmpkit-pytest"
@@ -82,10 +83,16 @@ class CmpTestServer:
         return os.path.join(self.directory, "ca.pem")
 
     def close(self) -> None:
-        """Stop the server (the fixture does it after the test)."""
+        """Stop the server (the fixture does it after the test); closing again does nothing."""
         close, self._close = self._close, None
         if close is not None:
             close()
+
+    def __enter__(self) -> "CmpTestServer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 # ---------------------------------------------------------------------------------- the CA
@@ -192,7 +199,10 @@ def _build_handler(options: dict[str, Any]) -> Callable[[bytes], bytes]:
 
 
 def start_in_process(directory: str) -> CmpTestServer:
-    """A mock CA in this process, reached at ``cmpkit-pytest://NAME/`` until :meth:`CmpTestServer.close`."""
+    """A mock CMP server in CA mode in this process (what ``cmp_server`` gives a test), reached at
+    ``cmpkit-pytest://NAME/`` until :meth:`CmpTestServer.close`; usable outside pytest, as a
+    context manager. Its new CA's files are written to ``directory`` (an existing directory).
+    """
     secret, cert, key = _prepare(directory)
     handler = _build_handler(_server_options(directory, secret))
     _IN_PROCESS.register()
@@ -212,7 +222,12 @@ def start_in_process(directory: str) -> CmpTestServer:
 # ---------------------------------------------------------------------------------- over HTTP
 
 def start_http(directory: str) -> CmpTestServer:
-    """``cmpkit -port 0`` in CA mode on the loopback interface, until :meth:`CmpTestServer.close`."""
+    """A mock CMP server in CA mode in a ``cmpkit -port 0`` process on the loopback interface
+    (what ``cmp_http_server`` gives a test), reached at ``http://127.0.0.1:PORT/pkix/`` until
+    :meth:`CmpTestServer.close`. Its new CA's files and the process's output go to ``directory``.
+
+    :raise RuntimeError: the process did not announce its port (with what it wrote on stderr).
+    """
     import re
     import subprocess
     import time
