@@ -145,6 +145,17 @@ def test_the_http_fixture_issues_to_openssl_cmp(cmp_http_server, openssl, tmp_pa
     assert cert.subject == x509.Name.from_rfc4514_string("CN=openssl-device")
 
 
+def see_what_this_python_has(python):
+    """A venv made with --system-site-packages sees the base interpreter's packages, not those of
+    the venv running the tests (.ci/run may have installed the test extra into one): a .pth file
+    adds this interpreter's site-packages after the new venv's own (its installed cmpkit wins)."""
+    import site
+    where = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    paths = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(p)]
+    pathlib.Path(where, "zz_tests_python.pth").write_text("\n".join(paths) + "\n")
+
+
 @pytest.mark.slow
 def test_a_users_test_file_passes_with_the_installed_entry_point(tmp_path):
     """tests/user_fixture_example.py, run as a user runs it: pytest in a venv where cmpkit was
@@ -153,6 +164,7 @@ def test_a_users_test_file_passes_with_the_installed_entry_point(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True,
                    timeout=120)
     python = str(venv / "bin" / "python")
+    see_what_this_python_has(python)
     e = {k: v for k, v in env().items() if k not in ("PYTHONPATH", "CMPKIT_BLOCK_PLUGINS", "PYTEST_ADDOPTS")}
     e.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", XDG_CACHE_HOME=str(tmp_path / "cache"))
     copy = tmp_path / "cmpkit-src"  # a copy: a build must not leave files in the checkout
