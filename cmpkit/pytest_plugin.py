@@ -176,6 +176,14 @@ class _InProcess:
         if not pm.is_registered(self):
             pm.register(self, name="cmpkit-pytest")
 
+    def unregister_if_idle(self) -> None:
+        """Leave cmpkit's plugin manager as it was once the last server has stopped."""
+        if not self.servers:
+            from .plugins import get_manager
+            pm = get_manager()
+            if pm.is_registered(self):
+                pm.unregister(self)
+
 
 _IN_PROCESS = _InProcess()
 
@@ -211,6 +219,7 @@ def start_in_process(directory: str) -> CmpTestServer:
 
     def close() -> None:
         _IN_PROCESS.servers.pop(name, None)
+        _IN_PROCESS.unregister_if_idle()
         store = getattr(handler, "__self__", handler)
         db = getattr(getattr(store, "store", None), "_db", None)
         if db is not None:

@@ -84,8 +84,31 @@ def test_a_closed_server_is_named_in_one_line(tmp_path):
     server = pytest_plugin.start_in_process(str(tmp_path))
     enroll(server)
     server.close()
-    with pytest.raises(cmpkit.ConfigError, match=r"^no cmp_server fixture is running at 'cmpkit-pytest://[^']+'"):
+    # the scheme is no longer declared once the last server is gone (a session server may still run)
+    with pytest.raises(cmpkit.ConfigError, match=r"^(no plugin serves the URL scheme 'cmpkit-pytest'|"
+                                                 r"no cmp_server fixture is running at 'cmpkit-pytest://[^']+')"):
         enroll(server)
+
+
+def test_a_closed_server_beside_a_running_one_is_named_in_one_line(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with pytest_plugin.start_in_process(str(tmp_path / "a")) as running:
+        gone = pytest_plugin.start_in_process(str(tmp_path / "b"))
+        gone.close()
+        gone.close()  # again: nothing
+        with pytest.raises(cmpkit.ConfigError, match=r"^no cmp_server fixture is running at 'cmpkit-pytest://[^']+'"):
+            enroll(gone)
+        enroll(running)
+
+
+def test_the_plugin_manager_is_left_as_it_was(tmp_path):
+    from cmpkit.plugins import get_manager
+    before = [name for name, _ in get_manager().list_name_plugin()]
+    with pytest_plugin.start_in_process(str(tmp_path)) as server:
+        enroll(server)
+        assert "cmpkit-pytest" in [name for name, _ in get_manager().list_name_plugin()]
+    assert [name for name, _ in get_manager().list_name_plugin()] == before
 
 
 SESSION_URLS = []
