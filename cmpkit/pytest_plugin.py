@@ -11,6 +11,11 @@ Installing cmpkit makes the plugin available to pytest (entry point ``pytest11``
     the mock server in CA mode in a ``cmpkit -port 0`` process on the loopback interface,
     reached over HTTP (for code that takes an ``http://`` URL, or ``openssl cmp``), new for each test.
 
+A test changes the server's configuration with the marker ``cmp_server``, whose ``options`` are the
+mock server's options by name without the dash (True for a flag), as ``cmpkit -port`` takes them:
+``@pytest.mark.cmp_server(options={"srv_max_days": 30, "grant_implicitconf": True})``. It applies
+to ``cmp_server`` and ``cmp_http_server`` (not to the session's server).
+
 Each value is a :class:`CmpTestServer`: ``.url`` for :class:`cmpkit.Client` (or ``-server``),
 ``.secret`` and ``.ref`` for MAC-based protection (PBM), and ``.ca_certificate``, the CA that
 issues (a ``cryptography`` certificate), trusted for the server's signed responses::
@@ -35,7 +40,7 @@ import itertools
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
 import pluggy
 import pytest
@@ -66,7 +71,7 @@ class CmpTestServer:
         signed responses: trust it (``Client(trusted=[...])``) when the client signs its
         requests (kur with the certificate to update, rr with a certificate).
     :ivar ca_key: the CA's private key (to make further certificates in a test).
-    :ivar directory: the temporary directory holding the CA's files (``ca.pem``, ``ca.key``).
+    :ivar directory: the server's own directory holding the CA's files (``ca.pem``, ``ca.key``).
     """
 
     url: str
@@ -130,18 +135,28 @@ def _make_ca(directory: str) -> tuple["x509.Certificate", Any]:
     return cert, key
 
 
-def _server_options(directory: str, secret: str) -> dict[str, Any]:
-    """The mock server's options for CA mode (cmpkit_mock.options) with the CA in ``directory``."""
+def _server_options(directory: str, secret: str, options: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The mock server's options for CA mode (cmpkit_mock.options) with the CA in ``directory``,
+    then ``options`` (a marker's) over them."""
     ca = os.path.join(directory, "ca.pem")
-    return {"srv_ca_cert": ca, "srv_ca_key": os.path.join(directory, "ca.key"), "srv_ref": _REF,
-            "srv_secret": f"pass:{secret}", "srv_trusted": ca, "rsp_capubs": ca}
+    out: dict[str, Any] = {"srv_ca_cert": ca, "srv_ca_key": os.path.join(directory, "ca.key"), "srv_ref": _REF,
+                           "srv_secret": f"pass:{secret}", "srv_trusted": ca, "rsp_capubs": ca}
+    for name, value in (options or {}).items():
+        if not isinstance(name, str) or name.startswith("-"):
+            from .errors import ConfigError
+            raise ConfigError(f"cmp_server options: option names go without the dash, not {name!r}")
+        out[name] = value
+    return out
 
 
-def _prepare(directory: str) -> tuple[str, "x509.Certificate", Any]:
+def _prepare(parent: str) -> tuple[str, str, "x509.Certificate", Any]:
+    """(a directory of its own under ``parent``, a new secret, a new CA certificate and key)."""
     import secrets
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="cmp-server-", dir=parent)
     secret = secrets.token_hex(16)
     cert, key = _make_ca(directory)
-    return secret, cert, key
+    return directory, secret, cert, key
 
 
 # ---------------------------------------------------------------------------------- in process
@@ -197,7 +212,10 @@ def _build_handler(options: dict[str, Any]) -> Callable[[bytes], bytes]:
     from .plugins import hook as get_hook
     all_options: Callable[[], list[Any]] = cli.all_options
     hooks: Callable[[], Any] = get_hook
-    cfg = Config.from_values(all_options(), options)
+    try:
+        cfg = Config.from_values(all_options(), options)
+    except KeyError as exc:
+        raise ConfigError(f"cmp_server options: unknown option {exc.args[0]}") from None
     hook = hooks()
     handler = hook.cmpkit_mock_server(config=cfg, ctx=Loader(cfg, hook, batch=True))
     if handler is None:
@@ -206,13 +224,14 @@ def _build_handler(options: dict[str, Any]) -> Callable[[bytes], bytes]:
     return result
 
 
-def start_in_process(directory: str) -> CmpTestServer:
+def start_in_process(directory: str, options: Optional[Mapping[str, Any]] = None) -> CmpTestServer:
     """A mock CMP server in CA mode in this process (what ``cmp_server`` gives a test), reached at
     ``cmpkit-pytest://NAME/`` until :meth:`CmpTestServer.close`; usable outside pytest, as a
-    context manager. Its new CA's files are written to ``directory`` (an existing directory).
+    context manager. Its new CA's files are written to a new directory in ``directory`` (which exists);
+    ``options`` are further mock server options, as the ``cmp_server`` marker gives them.
     """
-    secret, cert, key = _prepare(directory)
-    handler = _build_handler(_server_options(directory, secret))
+    directory, secret, cert, key = _prepare(directory)
+    handler = _build_handler(_server_options(directory, secret, options))
     _IN_PROCESS.register()
     name = _IN_PROCESS.new_name()
     _IN_PROCESS.servers[name] = handler
@@ -230,10 +249,13 @@ def start_in_process(directory: str) -> CmpTestServer:
 
 # ---------------------------------------------------------------------------------- over HTTP
 
-def start_http(directory: str) -> CmpTestServer:
+def start_http(directory: str, options: Optional[Mapping[str, Any]] = None) -> CmpTestServer:
     """A mock CMP server in CA mode in a ``cmpkit -port 0`` process on the loopback interface
     (what ``cmp_http_server`` gives a test), reached at ``http://127.0.0.1:PORT/pkix/`` until
-    :meth:`CmpTestServer.close`. Its new CA's files and the process's output go to ``directory``.
+    :meth:`CmpTestServer.close`. Its new CA's files and the process's output go to a new directory
+    in ``directory``.
+
+    ``options`` are further mock server options, as the ``cmp_server`` marker gives them.
 
     :raise RuntimeError: the process did not announce its port (with what it wrote on stderr).
     """
@@ -241,10 +263,13 @@ def start_http(directory: str) -> CmpTestServer:
     import subprocess
     import time
 
-    secret, cert, key = _prepare(directory)
+    directory, secret, cert, key = _prepare(directory)
     argv = [sys.executable, "-m", "cmpkit", "-config", "", "-port", "0"]
-    for name, value in _server_options(directory, secret).items():
-        argv += [f"-{name}", value]
+    for name, value in _server_options(directory, secret, options).items():
+        if value is True:
+            argv.append(f"-{name}")
+        elif value is not False and value is not None:
+            argv += [f"-{name}", str(value)]
     out_path, err_path = os.path.join(directory, "server.out"), os.path.join(directory, "server.err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=directory)
@@ -278,8 +303,24 @@ def start_http(directory: str) -> CmpTestServer:
 
 # ---------------------------------------------------------------------------------- fixtures
 
-def _serve(start: Callable[[str], CmpTestServer], directory: Any) -> Iterator[CmpTestServer]:
-    server = start(str(directory))
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cmp_server(options): mock server options (names without the dash) "
+                                       "for the cmp_server and cmp_http_server fixtures of this test")
+
+
+def _marker_options(request: pytest.FixtureRequest) -> Optional[Mapping[str, Any]]:
+    marker = request.node.get_closest_marker("cmp_server")
+    if marker is None:
+        return None
+    options = marker.kwargs.get("options", marker.args[0] if marker.args else None)
+    if not isinstance(options, Mapping):
+        raise TypeError("@pytest.mark.cmp_server(options={...}): a mapping of option names to values")
+    return options
+
+
+def _serve(start: Callable[[str, Optional[Mapping[str, Any]]], CmpTestServer], directory: Any,
+           options: Optional[Mapping[str, Any]] = None) -> Iterator[CmpTestServer]:
+    server = start(str(directory), options)
     try:
         yield server
     finally:
@@ -287,9 +328,9 @@ def _serve(start: Callable[[str], CmpTestServer], directory: Any) -> Iterator[Cm
 
 
 @pytest.fixture
-def cmp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpTestServer]:
+def cmp_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpTestServer]:
     """A mock CMP server in CA mode in this process, with a CA of its own; one per test."""
-    yield from _serve(start_in_process, tmp_path_factory.mktemp("cmp_server"))
+    yield from _serve(start_in_process, tmp_path_factory.mktemp("cmp_server"), _marker_options(request))
 
 
 @pytest.fixture(scope="session")
@@ -299,6 +340,7 @@ def cmp_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cmp
 
 
 @pytest.fixture
-def cmp_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpTestServer]:
+def cmp_http_server(request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[CmpTestServer]:
     """A mock CMP server in CA mode in a ``cmpkit -port 0`` process, over HTTP on 127.0.0.1; one per test."""
-    yield from _serve(start_http, tmp_path_factory.mktemp("cmp_http_server"))
+    yield from _serve(start_http, tmp_path_factory.mktemp("cmp_http_server"), _marker_options(request))

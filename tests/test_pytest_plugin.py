@@ -6,6 +6,7 @@ the plugin found through the ``pytest11`` entry point of a pip-installed cmpkit.
 Issued certificates are checked with ``cryptography`` (signature by the fixture's CA, public key),
 not with cmpkit's own reader."""
 import ast
+import datetime
 import os
 import pathlib
 import re
@@ -111,6 +112,31 @@ def test_the_plugin_manager_is_left_as_it_was(tmp_path):
     assert [name for name, _ in get_manager().list_name_plugin()] == before
 
 
+def validity(cert):
+    return cert.not_valid_after_utc - cert.not_valid_before_utc
+
+
+@pytest.mark.cmp_server(options={"srv_max_days": 2, "grant_implicitconf": True})
+def test_the_marker_configures_the_server(cmp_server):
+    key = ec.generate_private_key(ec.SECP256R1())
+    with cmpkit.Client(cmp_server.url, secret=cmp_server.secret, ref=cmp_server.ref) as client:
+        got = client.enroll(key, subject="CN=device-1", implicit_confirm=True)
+    assert_issued_by(got.certificate, key, cmp_server)
+    assert datetime.timedelta(days=1) < validity(got.certificate) <= datetime.timedelta(days=2)
+
+
+def test_without_the_marker_the_ca_issues_for_a_year(cmp_server):
+    _, cert = enroll(cmp_server)
+    assert datetime.timedelta(days=364) < validity(cert) <= datetime.timedelta(days=365)
+
+
+def test_a_wrong_option_is_a_one_line_error(tmp_path):
+    with pytest.raises(cmpkit.ConfigError, match="^cmp_server options: unknown option"):
+        pytest_plugin.start_in_process(str(tmp_path), {"srv_no_such_option": 1})
+    with pytest.raises(cmpkit.ConfigError, match="without the dash"):
+        pytest_plugin.start_in_process(str(tmp_path), {"-srv_max_days": 1})
+
+
 SESSION_URLS = []
 
 
@@ -151,6 +177,7 @@ def test_a_pytest_run_without_the_fixtures_does_not_load_cmpkit():
 
 
 @pytest.mark.slow
+@pytest.mark.cmp_server(options={"srv_max_days": 3})
 def test_the_http_fixture_issues_to_openssl_cmp(cmp_http_server, openssl, tmp_path):
     """openssl cmp (an independent client) enrolls over HTTP from the fixture's CA."""
     m = re.fullmatch(r"http://(127\.0\.0\.1:\d+)/(pkix/)", cmp_http_server.url)
@@ -166,6 +193,7 @@ def test_the_http_fixture_issues_to_openssl_cmp(cmp_http_server, openssl, tmp_pa
     cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
     assert_issued_by(cert, key, cmp_http_server)
     assert cert.subject == x509.Name.from_rfc4514_string("CN=openssl-device")
+    assert validity(cert) <= datetime.timedelta(days=3)  # the marker's option reached the process
 
 
 def see_what_this_python_has(python):
