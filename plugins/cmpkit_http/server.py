@@ -327,13 +327,14 @@ class CmpHttpServer:
         """Fork the workers, wait for them; when one ends (-max_msgs) or on a signal, end the others."""
         sys.stdout.flush()
         sys.stderr.flush()
-        children = set()
+        children, parent = set(), os.getpid()
         try:
             for _ in range(self.workers):
                 pid = os.fork()
                 if pid == 0:  # a worker
                     code = 0
                     try:
+                        _end_with_parent(parent)
                         self._serve_here()
                     except SystemExit as exc:
                         code = exc.code if isinstance(exc.code, int) else 1
@@ -372,6 +373,17 @@ class CmpHttpServer:
 
     def server_close(self) -> None:
         self.socket.close()
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker gets SIGTERM when the process that forked it dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before that
+        raise SystemExit(0)
 
 
 def _kill(pid: int) -> None:
