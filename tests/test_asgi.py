@@ -3,6 +3,7 @@
 serves, 404 after a DER body, 400/411/405/501/505 for faulty requests, Content-Type, keep-alive,
 -max_msgs counting and the handler's failures."""
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -235,3 +236,37 @@ def test_lifespan_is_answered():
         sent.append(message["type"])
     asyncio.run(CmpAsgiApp(echo)({"type": "lifespan"}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+# ------------------------------------------------------------------ the handler off the event loop
+
+def test_handler_runs_off_the_loop_one_at_a_time():
+    """While the handler computes, the loop serves others (here: a coroutine that releases it); calls
+    never overlap, so the mock server needs no locking."""
+    released, active, peak = threading.Event(), [0], [0]
+
+    def handler(request):
+        active[0] += 1
+        peak[0] = max(peak[0], active[0])
+        ok = released.wait(10)  # set by a coroutine: only possible if the loop is not blocked
+        active[0] -= 1
+        return echo(request) if ok else b"loop was blocked"
+
+    async def go():
+        app = CmpAsgiApp(handler)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cmp.test") as client:
+            async def release():
+                await asyncio.sleep(0.05)
+                released.set()
+            answers = await asyncio.gather(*[client.post("/", content=seq(bytes([i]))) for i in range(4)], release())
+        return [a.content for a in answers[:4]]
+    assert asyncio.run(go()) == [seq(seq(bytes([i]))) for i in range(4)]
+    assert peak == [1]
+
+
+def test_handler_in_the_loop_when_asked():
+    import threading as th
+    names = []
+    app = CmpAsgiApp(lambda b: names.append(th.current_thread().name) or echo(b), in_thread=False)
+    assert post(app).content == seq(seq(b"x"))
+    assert names == [th.main_thread().name]
