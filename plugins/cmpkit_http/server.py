@@ -25,6 +25,7 @@ SIGTERM and Ctrl-C stop it after the responses under way were sent.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -210,14 +211,18 @@ class _Corked:
         return getattr(self.transport, name)
 
 
-def guarded_protocol(front: "CmpHttpServer"):
-    """uvicorn's HTTP protocol class (httptools where installed, else h11) with :class:`_Guard` mixed in."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-        return type("CmpHttpToolsProtocol", (_HttpToolsGuard, HttpToolsProtocol), {"front": front})
-    except ImportError:
-        from uvicorn.protocols.http.h11_impl import H11Protocol
-        return type("CmpH11Protocol", (_Guard, H11Protocol), {"front": front})
+def guarded_protocol(front: "CmpHttpServer", http: str = "auto"):
+    """uvicorn's HTTP protocol class (httptools where installed or ``http`` is "httptools", else h11)
+    with :class:`_Guard` mixed in."""
+    if http != "h11":
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+            return type("CmpHttpToolsProtocol", (_HttpToolsGuard, HttpToolsProtocol), {"front": front})
+        except ImportError:
+            if http == "httptools":
+                raise
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    return type("CmpH11Protocol", (_Guard, H11Protocol), {"front": front})
 
 
 class _ToCmpkitLog(logging.Handler):
@@ -269,6 +274,7 @@ class CmpHttpServer:
     """
 
     request_queue_size = 64
+    http = "auto"  # uvicorn's HTTP parser: "auto" (httptools where installed), "httptools" or "h11"
 
     def __init__(self, port: int, handler: Callable[[bytes], bytes], max_msgs: int = 0,
                  ssl_context=None, host: Optional[str] = None, limits: Optional[Limits] = None, workers: int = 1):
@@ -331,7 +337,7 @@ class CmpHttpServer:
     def _uvicorn_server(self):
         import uvicorn
         _route_uvicorn_logs()
-        config = uvicorn.Config(self.app, http=guarded_protocol(self), lifespan="off", log_config=None,
+        config = uvicorn.Config(self.app, http=guarded_protocol(self, self.http), lifespan="off", log_config=None,
                                 access_log=False, proxy_headers=False, server_header=False, date_header=False,
                                 headers=[("server", "cmpkit")], timeout_keep_alive=self.limits.idle_timeout,
                                 h11_max_incomplete_event_size=MAX_HEAD, backlog=self.request_queue_size,
@@ -355,7 +361,24 @@ class CmpHttpServer:
         server = self._uvicorn = self._uvicorn_server()
         if self._shutdown_requested.is_set():
             return
-        server.run(sockets=[self.socket])
+        factory = server.config.get_loop_factory()  # uvloop where installed
+        loop = factory() if factory is not None else asyncio.new_event_loop()
+        loop.set_exception_handler(_loop_error)
+        create_server = loop.create_server
+
+        async def create_server_with_limits(*args, **kwargs):
+            # the TLS handshake within -srv_request_timeout too (uvicorn leaves asyncio's 60 s)
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", self.limits.request_timeout)
+            return await create_server(*args, **kwargs)
+        loop.create_server = create_server_with_limits
+        try:
+            loop.run_until_complete(server.serve(sockets=[self.socket]))
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
     def _serve_workers(self) -> None:
         """Fork the workers, wait for them; when one ends (-max_msgs) or on a signal, end the others."""
@@ -418,6 +441,12 @@ def _end_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before that
         raise SystemExit(0)
+
+
+def _loop_error(loop, context):
+    """Failures asyncio reports outside a protocol callback (a TLS handshake, a reset): one log line."""
+    exc = context.get("exception")
+    log.warning("HTTP connection failed: %s", exc or context.get("message", "unknown error"))
 
 
 def _kill(pid: int) -> None:
