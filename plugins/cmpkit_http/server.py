@@ -382,6 +382,7 @@ class CmpHttpServer:
 
     def _serve_workers(self) -> None:
         """Fork the workers, wait for them; when one ends (-max_msgs) or on a signal, end the others."""
+        import uvicorn  # noqa: F401 - imported once, before the fork
         sys.stdout.flush()
         sys.stderr.flush()
         children, parent = set(), os.getpid()
