@@ -69,6 +69,7 @@ class _Guard:
     """
 
     front: "CmpHttpServer"  # set by guarded_protocol()
+    parser_events = False  # whether the parser reports request boundaries (httptools) or not (h11)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,7 +79,6 @@ class _Guard:
         self._head_bytes = 0
         self._head_done = True
         self._header_lines = 0
-        self._keep_1_0 = False
 
     # -- connection events
     def connection_made(self, transport):
@@ -99,7 +99,7 @@ class _Guard:
         if self._refused:
             return
         self._cancel_deadline()
-        if not self._head_done and not self._rejected and self._head_bytes:
+        if self.parser_events and not self._head_done and not self._rejected and self._head_bytes:
             log.warning("truncated HTTP request head from %s", (self.client or ("?",))[0])
         super().connection_lost(exc)
 
@@ -111,7 +111,7 @@ class _Guard:
         if not self._head_done:
             self._head_bytes += len(data)
         super().data_received(data)
-        if not self._head_done and self._head_bytes > MAX_HEAD and not self._rejected:
+        if self.parser_events and not self._head_done and self._head_bytes > MAX_HEAD and not self._rejected:
             self._reject(431, "Request Header Fields Too Large", "request head too long")
 
     # -- request events
@@ -147,12 +147,15 @@ class _Guard:
             self._reject(400, "Bad Request", "malformed HTTP request")
 
     def on_response_complete(self) -> None:
-        self._cancel_deadline()  # h11: the request counts until its response
+        if not self.parser_events:
+            self._cancel_deadline()  # h11: the request counts until its response
         super().on_response_complete()
 
 
 class _HttpToolsGuard(_Guard):
     """The httptools protocol's callbacks: request boundaries, header lines, raw target, 1.0 keep-alive."""
+
+    parser_events = True
 
     def on_message_begin(self) -> None:
         self._request_started()
