@@ -57,7 +57,7 @@ OPTIONS = (
            MOCK, metavar="n", extension=True, minimum=1),
     # ---- -port's worker processes (uvicorn front)
     Option("srv_workers", "int", "Worker processes serving -port, to use every core. Default 1. Each worker "
-           "has its own in-memory mock state, so a transaction must complete on one worker: with N > 1 the "
-           "OpenSSL-compatible mock needs keep-alive for polling and certConf", MOCK, metavar="n",
+           "has its own in-memory mock state, so a transaction must complete on one worker unless a shared store "
+           "is used: with N > 1 the OpenSSL-compatible mock needs keep-alive for polling and certConf", MOCK, metavar="n",
            extension=True, minimum=1),
 )
