@@ -240,9 +240,9 @@ def test_lifespan_is_answered():
 
 # ------------------------------------------------------------------ the handler off the event loop
 
-def test_handler_runs_off_the_loop_one_at_a_time():
-    """While the handler computes, the loop serves others (here: a coroutine that releases it); calls
-    never overlap, so the mock server needs no locking."""
+def test_handler_in_a_thread_runs_off_the_loop_one_at_a_time():
+    """in_thread: while the handler computes, the loop serves others (here: a coroutine that releases
+    it); calls never overlap, so the handler needs no locking."""
     released, active, peak = threading.Event(), [0], [0]
 
     def handler(request):
@@ -253,7 +253,7 @@ def test_handler_runs_off_the_loop_one_at_a_time():
         return echo(request) if ok else b"loop was blocked"
 
     async def go():
-        app = CmpAsgiApp(handler)
+        app = CmpAsgiApp(handler, in_thread=True)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cmp.test") as client:
             async def release():
                 await asyncio.sleep(0.05)
@@ -264,9 +264,9 @@ def test_handler_runs_off_the_loop_one_at_a_time():
     assert peak == [1]
 
 
-def test_handler_in_the_loop_when_asked():
+def test_handler_in_the_loop_by_default():
     import threading as th
     names = []
-    app = CmpAsgiApp(lambda b: names.append(th.current_thread().name) or echo(b), in_thread=False)
+    app = CmpAsgiApp(lambda b: names.append(th.current_thread().name) or echo(b))
     assert post(app).content == seq(seq(b"x"))
     assert names == [th.main_thread().name]

@@ -21,10 +21,15 @@ is kept (``Connection: keep-alive`` also for an HTTP/1.0 client that asked for i
 client does). ``-max_msgs N``: after N messages the ``on_last`` callback stops the server, and
 a request beyond them gets ``503``.
 
-The handler is synchronous and CPU-bound. It runs in one worker thread, one request at a time:
-measured against a call in the event loop (8 concurrent ``openssl cmp`` clients, loaded 2-core
-machine), the thread gave 0.71-1.33x openssl's throughput, the plain call 0.75-0.86x, as the
-loop's socket work overlaps the handler's.
+The handler is synchronous and CPU-bound; by default it is called in the event loop, which it
+holds for one handler call (about 1 ms for the mock) at a time. With ``in_thread=True`` it runs in
+one worker thread, one request at a time, while the loop keeps serving the other connections
+(for a handler that blocks, e.g. on a database). Measured with bench/throughput.py (8 concurrent
+``openssl cmp`` clients, 2 cores shared with other work, 19 interleaved pairs of runs): the
+plain call gave 0.64-1.37x openssl's throughput (median 0.82x), the thread 0.68-1.33x (median
+0.79x; ahead only in the 4 runs on the most loaded machine). The hand-over to the thread costs
+about 55 us of CPU per request (GIL, loop wake-up; 53 against 108 us with an echo handler), and
+with the clients on the same cores no core is left for the overlap to use.
 
 The target is read from ``scope["extensions"]["cmpkit.target"]`` when the server puts the raw
 request target there (cmpkit's uvicorn front does), else rebuilt from ``raw_path`` and
@@ -137,7 +142,7 @@ class CmpAsgiApp:
 
     def __init__(self, handler: Callable[[bytes], bytes], max_msgs: int = 0,
                  on_last: Optional[Callable[[], None]] = None, counter: Optional[MessageCounter] = None,
-                 in_thread: bool = True):
+                 in_thread: bool = False):
         self.handler = handler
         self.counter = counter if counter is not None else MessageCounter(max_msgs)
         self.on_last = on_last
@@ -145,9 +150,8 @@ class CmpAsgiApp:
         self._executor = None
 
     async def _call_handler(self, body: bytes) -> bytes:
-        """The handler's answer, computed in one worker thread (one request at a time, so the handler
-        needs no locking) while the event loop keeps reading and writing the other connections;
-        in the loop itself when ``in_thread`` is false."""
+        """The handler's answer: computed in the loop, or with ``in_thread`` in one worker thread (one
+        request at a time, so the handler needs no locking) while the loop serves other connections."""
         if not self.in_thread:
             return self.handler(body)
         if self._executor is None:  # made on first use: after a worker process was forked
