@@ -399,16 +399,23 @@ class CmpHttpServer:
                         self._serve_here()
                     except SystemExit as exc:
                         code = exc.code if isinstance(exc.code, int) else 1
-                    except BaseException:  # noqa: BLE001 - Ctrl-C, or a failure already logged
+                    except BaseException as exc:  # noqa: BLE001 - Ctrl-C, or a failure: no traceback
+                        if not isinstance(exc, KeyboardInterrupt):
+                            log.error("-srv_workers: worker failed: %s: %s", type(exc).__name__, exc)
                         code = 1
                     finally:
                         sys.stdout.flush()
                         sys.stderr.flush()
                         os._exit(code)
                 children.add(pid)
+            ending = False
             while children:
-                pid, _ = os.wait()
+                pid, status = os.wait()
                 children.discard(pid)
+                code = os.waitstatus_to_exitcode(status)
+                if code != 0 and not ending:
+                    log.warning("-srv_workers: worker %d ended with status %d; ending the others", pid, code)
+                ending = True
                 for other in children:  # one worker ended (-max_msgs): the service ends
                     _kill(other)
         finally:
