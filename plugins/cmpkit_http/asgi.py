@@ -49,6 +49,7 @@ _HEX = b"0123456789abcdefABCDEF"
 SERVED_PATHS = ("", "pkix/")  # what openssl cmp -port serves (apps/cmp.c), compared case-sensitively
 _OTHER_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}  # answered 405, others 501
 TARGET_KEY = "cmpkit.target"  # the scope extension holding the raw request target
+_COMMON_PATHS = {b"/pkix/": "pkix/"}  # request_path() of the usual target, without its byte loop
 
 
 def der_sequence_length(data: bytes) -> Optional[int]:
@@ -189,7 +190,7 @@ class CmpAsgiApp:
                 return await _reject(send, peer, 405, f"{method}: only POST is served", [(b"allow", b"POST")])
             return await _reject(send, peer, 501, f"unsupported method '{method[:20]}'")
         target = request_target(scope)
-        path = request_path(target)
+        path = _COMMON_PATHS.get(target) or request_path(target)
         if path is None:
             return await _reject(send, peer, 400, "request target does not begin with '/' or has a bad "
                                  f"%-escape: '{target[:60].decode('latin-1')}'")
