@@ -25,9 +25,10 @@ def setup_logging(verbosity: int = 6):
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.logAsyncioTasks = False
-    log = logging.getLogger("cmpkit")
-    if not log.handlers:
+    log = logging.getLogger("cmpkit")  # the components' loggers (cmpkit.client, ...) propagate to it
+    if not any(getattr(h, "cmpkit_cli", False) for h in log.handlers):  # a library's NullHandler is no output
         handler = logging.StreamHandler(sys.stderr)
+        handler.cmpkit_cli = True
         handler.setFormatter(_Formatter())
         log.addHandler(handler)
         log.propagate = False

@@ -10,7 +10,7 @@ configure, credentials, transport, verification, server, observation, unconfigur
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 import pluggy
 
@@ -124,13 +124,32 @@ def cmpkit_load_csr(source: str, what: str, ctx: LoadContext) -> "Optional[bytes
 def cmpkit_get_transport(config: "Config", ctx: LoadContext) -> "Optional[Transport]":
     """Choose how request messages reach the server for this run, or return None if not yours.
 
-    Built-in choices: the in-process mock server (``-use_mock_srv``), HTTP(S) (``-server``).
+    Asked only when ``-server`` is not given (a ``-server`` URL's scheme chooses the transport:
+    :func:`cmpkit_transport_schemes`). Built-in choice: the in-process mock server (``-use_mock_srv``).
     Capture and replay (``-reqout``, ``-rspin`` ...) wrap the chosen transport through
     :func:`cmpkit_wrap_transport`.
 
     :param config: the run's Config.
     :param ctx: the LoadContext, for credentials the transport needs (TLS).
     :return: a :class:`cmpkit.types.Transport`; the shell closes it when the run ends.
+    """
+
+
+@hookspec
+def cmpkit_transport_schemes() -> "Mapping[str, Callable[[str, Config, LoadContext], Transport]]":
+    """Declare the URL schemes whose servers a plugin reaches, as httpx's ``mounts`` and requests'
+    ``Session.mount`` do: ``-server scheme://...`` (and ``cmpkit.Client("scheme://...")``) takes
+    the transport of the plugin that declares ``scheme``, with no other configuration. A
+    ``-server`` without a scheme means ``http``, as in openssl. Every plugin is asked; a scheme
+    declared by two plugins is an error naming both, whatever the order of the plugins.
+
+    Must be cheap (no heavy imports): the factories import what they need when called.
+
+    :return: a mapping from a lower-case scheme (``"http"``, ``"filedrop"`` ...) to a factory
+        ``factory(url, config, ctx)`` that returns the :class:`cmpkit.types.Transport` to the
+        server ``url`` names (the ``-server`` value as given); ``config`` is the run's Config
+        (for the plugin's options), ``ctx`` the LoadContext. The shell closes the transport
+        when the run ends. A factory raises :class:`cmpkit.ConfigError` for a URL it cannot use.
     """
 
 

@@ -116,3 +116,44 @@ def build(directory: pathlib.Path) -> TestPKI:
     pki.write("attacker", "attacker.crt", pem_cert(attacker))
     pki.write("attacker_key", "attacker.key", pem_key(other_key))
     return pki
+
+
+# ---------------------------------------------------------------- post-quantum (ML-DSA) PKI
+# cryptography's CertificateBuilder refuses ML-DSA keys: cmpkit.core.certbuild assembles these.
+
+def mldsa_key(size: int = 65):
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+    return getattr(mldsa, f"MLDSA{size}PrivateKey").generate()
+
+
+def make_pq_cert(subject_key, subject: str, issuer_key=None, issuer_cert=None, *, ca=False, key_usages=None,
+                 not_before=None, not_after=None, serial=None):
+    """A certificate built with cmpkit.core.certbuild (any supported key type), as cryptography's Certificate."""
+    from cmpkit.core import certbuild
+    der = certbuild.build_certificate(
+        issuer_key or subject_key, subject=name(subject),
+        issuer=issuer_cert.subject if issuer_cert is not None else name(subject),
+        subject_public_key=subject_key.public_key(), serial=serial or x509.random_serial_number(),
+        not_before=not_before or NOW - datetime.timedelta(hours=1),
+        not_after=not_after or NOW + datetime.timedelta(days=30), ca=ca, key_usages=key_usages,
+        issuer_public_key=issuer_key.public_key() if issuer_cert is not None else None)
+    return x509.load_der_x509_certificate(der)
+
+
+def build_pq(directory: pathlib.Path) -> TestPKI:
+    """ML-DSA-65 root -> ML-DSA-65 server (mock) and ML-DSA-44 client certificates, an ML-DSA-87 new
+    key with its certificate (what the mock hands out for -newkey), and an RSA root's ML-DSA EE."""
+    pki = TestPKI(pathlib.Path(directory))
+    root_key = mldsa_key(65)
+    root = make_pq_cert(root_key, "PQ Root CA", ca=True)
+    server_key, client_key, new_key = mldsa_key(65), mldsa_key(44), mldsa_key(87)
+    server = make_pq_cert(server_key, "pq-server", root_key, root)
+    client = make_pq_cert(client_key, "pq-client", root_key, root)
+    issued = make_pq_cert(new_key, "pq-leaf", root_key, root)
+    pki.objs.update(root=root, root_key=root_key, server=server, server_key=server_key, client=client,
+                    client_key=client_key, issued=issued, new_key=new_key)
+    for key in ("root", "server", "client", "issued"):
+        pki.write(key, f"pq-{key}.crt", pem_cert(pki.objs[key]))
+    for key in ("server_key", "client_key", "new_key"):
+        pki.write(key, f"pq-{key}.pem", pem_key(pki.objs[key]))
+    return pki

@@ -234,6 +234,9 @@ def test_every_state_of_the_table_is_reached(make, issued):
     m = make()
     step = m.receive(answer(m.start(NOW), "ip", cert_rep(None, status=3)), NOW)
     seen.add(m.state)
+    m = make("rr")  # delayed delivery: an error message with status "waiting" (RFC 9480 section 3.4)
+    step = m.receive(answer(m.start(NOW), "error", bodies.error_der(StatusInfo(3), 0)), NOW)
+    seen.add(m.state)
     assert seen == set(TRANSITIONS)
 
 

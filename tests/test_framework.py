@@ -224,7 +224,7 @@ def _cmpkit(argv, blocked):
 
 
 @pytest.mark.parametrize("blocked, argv", [
-    ("http", ["-server", "127.0.0.1:1", "-cmd", "genm"]),
+    ("http", ["-proxy", "127.0.0.1:1", "-cmd", "genm"]),  # -server is the shell's (tests/test_schemes.py)
     ("http", ["-cmd", "genm", "-tls_used"]),
     ("mock", ["-use_mock_srv", "-cmd", "genm"]),
     ("mock", ["-port", "0", "-srv_ref", "1234"]),

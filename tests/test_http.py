@@ -606,12 +606,14 @@ def test_serve_prints_accept_line_and_stops_after_max_msgs(tmp_path):
 # ------------------------------------------------------------------ plugin hooks
 
 def test_plugin_hooks():
-    assert plugin.cmpkit_get_transport(cfg(), Loader()) is None
-    assert plugin.cmpkit_get_transport(cfg(server="h", use_mock_srv=True), Loader()) is None
-    t = plugin.cmpkit_get_transport(cfg(server="h:1/p"), Loader())
+    # the plugin serves -server by its URL schemes, not by cmpkit_get_transport
+    assert not hasattr(plugin, "cmpkit_get_transport")
+    schemes = plugin.cmpkit_transport_schemes()
+    assert set(schemes) == {"http", "https"}
+    t = schemes["http"]("h:1/p", cfg(server="h:1/p"), Loader())
     assert isinstance(t, HttpTransport) and t.url == "http://h:1/p"
     opts = plugin.cmpkit_options()
-    assert {o.name for o in opts} == {"server", "proxy", "no_proxy", "path", "keep_alive", "msg_timeout",
+    assert {o.name for o in opts} == {"proxy", "no_proxy", "path", "keep_alive", "msg_timeout",
                                       "tls_used", "tls_cert", "tls_key", "tls_keypass", "tls_extra", "tls_trusted",
                                       "tls_host", "max_msgs", "srv_tls_cert", "srv_tls_key", "srv_tls_keypass",
                                       "srv_request_timeout", "srv_idle_timeout", "srv_max_conns", "srv_workers"}

@@ -16,6 +16,9 @@ from .tools import bundled_options
 OPTIONS = bundled_options()  # the core's and the bundled plugins' declarations
 
 SPEC = Path(__file__).resolve().parent / "data" / "spec" / "openssl-cmp-3.1.txt"
+# options of later openssl versions than the 3.1 page (their man page is checked in their own tests)
+LATER = {"centralkeygen", "newkeyout", "rsp_key", "rsp_keypass"}   # openssl 3.5: test_central_keygen.py
+SPEC34 = SPEC.with_name("openssl-cmp-3.4.txt")
 NO_CONF = {"OPENSSL_CONF": ""}  # hermetic: never read the system's openssl.cnf
 
 
@@ -24,10 +27,13 @@ def parse(*argv, extra=(), environ=None, base=None):
     return config_files.parse_command_line(list(argv), options, environ=NO_CONF if environ is None else environ)
 
 
-def synopsis_names() -> list:
-    text = SPEC.read_text()
+def synopsis_names(spec=SPEC) -> list:
+    text = spec.read_text()
     synopsis = text[text.index("SYNOPSIS"):text.index("DESCRIPTION")]
     return re.findall(r"\[-([A-Za-z0-9_-]+)", synopsis)
+
+
+NEW_IN_34 = set(synopsis_names(SPEC34)) - set(synopsis_names())  # 3.2-3.4 options: fractional orders
 
 
 # ---------------------------------------------------------------- declarations
@@ -39,7 +45,8 @@ def test_every_man_page_option_is_declared_and_in_help():
     assert len(declared) == len(OPTIONS), "an option is declared twice"
     missing = [n for n in names if n not in declared]
     assert not missing
-    assert sorted(o.name for o in OPTIONS if not o.extension) == sorted(names)
+    # the others: options of openssl 3.2-3.4 (test_options_of_34_in_synopsis_order)
+    assert set(o.name for o in OPTIONS if not o.extension) <= set(names) | set(synopsis_names(SPEC34)) | LATER
     help_text = format_help(OPTIONS, GROUPS)
     for name in names:
         assert re.search(rf"^ -{re.escape(name)}(\s|$)", help_text, re.M), name
@@ -48,12 +55,45 @@ def test_every_man_page_option_is_declared_and_in_help():
 def test_order_is_the_man_page_position():
     # -help lists each group in this order, whether the core or a plugin declares the option
     positions = {name: i for i, name in enumerate(synopsis_names(), 1)}
-    assert {o.name: o.order for o in OPTIONS if not o.extension} == positions
+    assert {o.name: o.order for o in OPTIONS if not o.extension and o.name in positions} == positions
     assert all(o.order is None for o in OPTIONS if o.extension)
     with pytest.raises(ValueError):
         Option("x", "str", order=0)
     with pytest.raises(ValueError):
         Option("x", "str", extension=True, order=3)
+
+
+def test_options_of_34_in_synopsis_order():
+    """Options new in the 3.4 page have an ``order`` between those of the 3.1 options around
+    them, so that each -help group lists them in the 3.4 SYNOPSIS order."""
+    old = set(synopsis_names())
+    new34 = synopsis_names(SPEC34)
+    declared = {o.name: o for o in OPTIONS if not o.extension}
+    for name in ("profile", "serial", "no_cache_extracerts", "srvcertout", "reqout_only", "ref_cert"):
+        assert name in declared and name in new34 and name not in old, name
+    for group in GROUPS:
+        listed = [n for n in new34 if n in declared and declared[n].group == group and n != "issuer"]
+        assert listed == sorted(listed, key=lambda n: declared[n].order), group
+
+
+def test_options_of_3_4_sit_between_their_man_page_neighbours():
+    # an option of the 3.4 page that 3.1 lacks has a fractional order, and sorting each group by
+    # order gives the 3.4 SYNOPSIS order (among the options declared so far)
+    names34 = synopsis_names(SPEC34)
+    declared = {o.name: o for o in OPTIONS if not o.extension}
+    new = [n for n in names34 if n in NEW_IN_34 and n in declared]
+    assert {"template", "keyspec", "oldwithold", "crlout", "crlform", "rsp_crl", "rsp_oldwithnew"} <= set(new)
+    assert all(declared[n].order != int(declared[n].order) for n in new)
+    for name in new:  # (3.4 moved -issuer between groups: only the new options' neighbours count)
+        in_group = [n for n in names34 if n in declared and declared[n].group == declared[name].group]
+        i = in_group.index(name)
+        if i > 0:
+            assert declared[in_group[i - 1]].order < declared[name].order, name
+        if i + 1 < len(in_group):
+            assert declared[name].order < declared[in_group[i + 1]].order, name
+    help_text = format_help(OPTIONS, GROUPS)
+    for name in new:
+        assert re.search(rf"^ -{re.escape(name)}(\s|$)", help_text, re.M), name
 
 
 def test_declarations_are_complete():

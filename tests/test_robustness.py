@@ -263,19 +263,37 @@ def test_memory_stays_flat_under_a_salt_flood(kit, pki):
     assert grown < 1_000_000, f"{grown} bytes kept after 60 hostile requests"
 
 
-def test_p10cr_with_an_ml_dsa_key(quiet_server):
-    """A well-formed ML-DSA-65 CSR (key and signature made with cryptography at test time): this
-    server verifies RSA, EC and EdDSA only, so the answer is a protected rejection with badAlg."""
+def _pq_csr(key_or_none, sig_oid: str, spki: bytes, tamper: bool = False) -> bytes:
+    from .test_mock_server import name
+    info = der.sequence(der.integer(0), name("leaf").public_bytes(), spki, der.tlv(0xA0, b""))
+    signature = key_or_none.sign(info) if key_or_none is not None else b"\x01" * 7856
+    if tamper:
+        signature = bytes([signature[0] ^ 1]) + signature[1:]
+    return der.sequence(info, der.sequence(der.oid(sig_oid)), der.tlv(0x03, b"\x00" + signature))
+
+
+@pytest.mark.parametrize("tamper,status,bits", [(False, 0, []), (True, 2, [9])])
+def test_p10cr_with_an_ml_dsa_key(quiet_server, tamper, status, bits):
+    """A well-formed ML-DSA-65 CSR (key and signature made with cryptography at test time): the
+    server verifies ML-DSA (FIPS 204, RFC 9881): accepted, and with a changed signature badPOP."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import mldsa
 
-    from .test_mock_server import name
     key = mldsa.MLDSA65PrivateKey.generate()
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    info = der.sequence(der.integer(0), name("leaf").public_bytes(), spki, der.tlv(0xA0, b""))
-    csr = der.sequence(info, der.sequence(der.oid("2.16.840.1.101.3.4.3.18")),
-                       der.tlv(0x03, b"\x00" + key.sign(info)))
+    csr = _pq_csr(key, "2.16.840.1.101.3.4.3.18", spki, tamper)
     rsp = PKIMessage.from_der(quiet_server.handle(request("p10cr", csr)))
+    assert rsp.body_type == "cp" and rsp.is_mac_protected()
+    _ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
+    assert responses[0].status.status == status and responses[0].status.failure_bits == bits
+
+
+def test_p10cr_with_an_slh_dsa_key(quiet_server):
+    """An SLH-DSA-SHA2-128s CSR (RFC 9909 identifiers; cryptography lacks SLH-DSA, so the key and
+    signature are placeholders of the right sizes): a protected rejection with badAlg."""
+    oid = "2.16.840.1.101.3.4.3.20"
+    spki = der.sequence(der.sequence(der.oid(oid)), der.tlv(0x03, b"\x00" + b"\x02" * 32))
+    rsp = PKIMessage.from_der(quiet_server.handle(request("p10cr", _pq_csr(None, oid, spki))))
     assert rsp.body_type == "cp" and rsp.is_mac_protected()
     _ca_pubs, responses = bodies.read_cert_rep(rsp.body_content)
     assert responses[0].status.status == 2 and responses[0].status.failure_bits == [0]   # rejection, badAlg

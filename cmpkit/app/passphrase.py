@@ -24,7 +24,7 @@ from typing import Optional
 
 from ..errors import ConfigError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.credentials")
 
 MAX_PASS_LEN = 1023  # OpenSSL reads a line into a 1024-byte buffer (APP_PASS_LEN)
 

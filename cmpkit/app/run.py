@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Optional
 
 from ..errors import CmpError, ConfigError
@@ -19,7 +18,7 @@ from .credentials import Loader
 from .files import write_atomically
 from .settings import INFOTYPE_NAMES, build_client_settings, plugin_option
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 
 def run(cfg) -> int:
@@ -125,6 +124,9 @@ def run_client(cfg) -> int:
     from ..plugins import hook as get_hook
 
     hook = get_hook()
+    if cfg.get("reqout_only") is not None:  # openssl 3.3+: no server contacted
+        from .run_32 import run_reqout_only
+        return run_reqout_only(cfg)
     server, use_mock_srv = plugin_option(cfg, "server"), plugin_option(cfg, "use_mock_srv")
     if server is not None and use_mock_srv:
         raise ConfigError("cannot use both -server and -use_mock_srv options")
@@ -132,10 +134,15 @@ def run_client(cfg) -> int:
         raise ConfigError("missing -server or -use_mock_srv or -rspin option")
     loader = Loader(cfg, hook)
     settings = build_client_settings(cfg, loader)
+    newkey_pass = _newkeyout_pass(cfg, loader, settings)
     check_outputs_writable(cfg)  # before the first request: no certificate issued and then lost
     client = Client(settings, None, lambda msg, der: hook.cmpkit_message_sent(message=msg, der=der),
                     lambda msg, der: hook.cmpkit_message_received(message=msg, der=der))
-    transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
+    if server is not None:  # the URL's scheme chooses the plugin (cmpkit_transport_schemes)
+        from .schemes import open_transport
+        transport = open_transport(server, cfg, loader)
+    else:
+        transport = hook.cmpkit_get_transport(config=cfg, ctx=loader)
     for wrapped in hook.cmpkit_wrap_transport(config=cfg, transport=transport, protect=client.reprotect):
         if wrapped is not None:
             transport = wrapped
@@ -154,12 +161,38 @@ def run_client(cfg) -> int:
                                cfg.get("certform"))
                 raise
             _write_outputs(cfg, settings, result)
+            _save_new_key(cfg, result, newkey_pass)
+            from .run_32 import save_srvcert  # -srvcertout (openssl 3.2+)
+            save_srvcert(cfg, client.machine, save_certs)
     finally:
         transport.close()
     return 0
 
 
-OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout")
+OUTPUT_OPTIONS = ("certout", "chainout", "extracertsout", "cacertsout", "srvcertout")
+OUTPUT_OPTIONS += ("newkeyout",)   # central key generation (openssl 3.5)
+OUTPUT_OPTIONS += ("newwithnew", "newwithold", "oldwithnew", "template", "keyspec", "crlout")  # genm (3.2-3.4)
+
+
+def _newkeyout_pass(cfg, loader, s) -> Optional[bytes]:
+    """The pass phrase (-newkeypass) to encrypt the -newkeyout key with, read before the first request."""
+    if not getattr(s, "centralkeygen", False) or cfg.get("newkeypass") is None:
+        return None
+    return loader.get_pass(cfg.get("newkeypass"), "Centrally generated private key password")
+
+
+def _save_new_key(cfg, result, password: Optional[bytes]) -> None:
+    """-newkeyout: the centrally generated key as PEM PKCS#8, mode 0600; encrypted (AES-256-CBC,
+    PBES2) with -newkeypass if given, as openssl 3.5 saves it. Never logged."""
+    key, path = getattr(result, "new_key", None), cfg.get("newkeyout")
+    if key is None or not path:
+        return
+    from cryptography.hazmat.primitives import serialization
+    enc = (serialization.BestAvailableEncryption(password) if password
+           else serialization.NoEncryption())
+    log.info("saving centrally generated key to file '%s'", path)
+    write_atomically(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc),
+                     mode=0o600)
 
 
 def check_outputs_writable(cfg) -> None:
@@ -189,13 +222,12 @@ def _write_outputs(cfg, s, result) -> None:
     """What openssl writes after a successful command, in its order: -extracertsout, -cacertsout
     and -chainout for every command (empty when there is nothing to save), -certout for a newly
     enrolled certificate. A status other than accepted is warned about first, as openssl does."""
-    if s.cmd == "genm":
+    from .genm import save_outputs as save_genm_outputs  # -infotype caCerts, rootCaCert, ... (3.2-3.4)
+    if s.cmd == "genm" and not save_genm_outputs(cfg, s, result, save_certs):
         if not result.itavs:
             log.info("genp does not contain any ITAV")
-        for oid, _value in result.itavs:
-            name = INFOTYPE_NAMES.get(oid)
-            sys.stdout.write(f"genp contains ITAV of type: {'id-it-' + name if name else oid}\n")
-        sys.stdout.flush()
+        from .genm import print_itavs
+        print_itavs(result.itavs, INFOTYPE_NAMES)
     status = result.status
     if status is not None and status.status in STATUS_TEXTS:
         text = f"PKIStatus: {STATUS_TEXTS[status.status]}"
@@ -204,7 +236,8 @@ def _write_outputs(cfg, s, result) -> None:
         log.warning("received %s", text)
     certform = cfg.get("certform")
     save_certs(cfg.get("extracertsout"), result.extra_certs, "extra", certform)
-    save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
+    if result.ca_pubs is not None:  # None: genp of type caCerts without certificates
+        save_certs(cfg.get("cacertsout"), result.ca_pubs, "CA", certform)
     certout, chainout = cfg.get("certout"), cfg.get("chainout")
     if result.cert is not None:
         if chainout is not None and chainout == certout:

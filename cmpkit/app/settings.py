@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..errors import ConfigError, CredentialError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 COMMANDS = ("ir", "cr", "kur", "p10cr", "rr", "genm")
 INFOTYPES = {  # id-it-<name> (RFC 9810 / RFC 9480 / OpenSSL's names)
@@ -60,34 +60,6 @@ def _template_dn(cfg, name: str):
 def _spki(public_key) -> bytes:
     from cryptography.hazmat.primitives import serialization
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _parse_geninfo(text: str) -> list:
-    """-geninfo OID:int:N[,OID:int:N...] or OID:str:text as openssl parses it."""
-    from ..core import der
-    out = []
-    rest = text
-    while True:
-        rest = rest.lstrip()
-        oid, sep, rest = rest.partition(":")
-        if not sep:
-            raise ConfigError(f"missing ':' in -geninfo argument '{text}'")
-        parts = oid.split(".")
-        if len(parts) < 2 or not all(p.isdigit() for p in parts):
-            raise ConfigError(f"invalid OID '{oid}' in -geninfo argument")
-        kind, sep, rest = rest.partition(":")
-        if not sep or kind.lower() not in ("int", "str"):
-            raise ConfigError(f"missing 'int:' or 'str:' in -geninfo argument '{text}'")
-        value, sep, rest = rest.partition(",")
-        if kind.lower() == "int":
-            v = value.strip()
-            if not v or not (v.lstrip("+-").isdigit()):
-                raise ConfigError(f"cannot parse int in -geninfo argument '{text}'")
-            out.append((oid, der.integer(int(v))))
-        else:
-            out.append((oid, der.tlv(0x0C, value.encode("utf-8"))))
-        if not sep:
-            return out
 
 
 def _read_csr(cfg, loader) -> Optional[bytes]:
@@ -146,6 +118,12 @@ def build_client_settings(cfg, loader: Loader):
     from ..core.algs import digest_name, mac_name
     s.digest = digest_name(cfg.get("digest") or "sha256")  # fails early for an unknown name
     s.mac = mac_name(cfg.get("mac") or "hmac-sha1")
+    # -pbmac1 (cmpkit's own): PBMAC1 with -mac as PRF and MAC, by default HMAC-SHA256 (RFC 9481 6.1.2)
+    if cfg.get("pbmac1"):
+        s.pbmac1 = True
+        s.mac = mac_name(cfg.get("mac") or "hmacWithSHA256")
+        if s.secret is None:
+            log.warning("-pbmac1 has no effect without -secret")
 
     # ---- server authentication (setup_verification_ctx)
     s.untrusted = list(dict.fromkeys(loader_untrusted(cfg, loader) + cert_extras))
@@ -176,8 +154,10 @@ def build_client_settings(cfg, loader: Loader):
         s.old_cert = s.cert
     if cmd == "kur" and s.old_cert is None and s.csr is None:
         raise ConfigError("missing -oldcert for certificate to be updated and no -csr given")
-    if cmd == "rr" and s.old_cert is None and s.csr is None:
-        raise ConfigError("missing -oldcert for certificate to be revoked and no -csr given")
+    from .settings_32 import apply_rr_serial  # -issuer and -serial for rr (openssl 3.2+)
+    apply_rr_serial(cfg, s, _dn)
+    if cmd == "rr" and s.old_cert is None and s.csr is None and s.rev_serial is None:
+        raise ConfigError("missing -oldcert or -issuer and -serial for certificate to be revoked and no -csr given")
     if cmd == "p10cr" and s.csr is None:
         raise ConfigError("missing PKCS#10 CSR for p10cr (-csr)")
     s.revreason = cfg.get("revreason") if cfg.get("revreason") is not None else -1
@@ -189,13 +169,14 @@ def build_client_settings(cfg, loader: Loader):
     s.disable_confirm = bool(cfg.get("disable_confirm"))
     popo = cfg.get("popo")
     s.popo = 1 if popo is None else popo
-    if enroll:  # openssl 3.0 does not require -certout for p10cr
+    _central_keygen(cfg, s, enroll)
+    if enroll and cfg.get("reqout_only") is None:  # openssl 3.0 does not require -certout for p10cr
         if cfg.get("certout") is None:
             raise ConfigError("-certout not given, nowhere to save newly enrolled certificate")
     if enroll:
         newkey_src = cfg.get("newkey")
         if (newkey_src is None and key_src is None and s.csr is None and s.old_cert is None
-                and plugin_option(cfg, "reqin") is None):
+                and plugin_option(cfg, "reqin") is None and not s.centralkeygen):
             raise ConfigError("missing -newkey (or -key) to be certified and no -csr, -oldcert, -cert or -reqin "
                               "option given, which could provide fallback public key")
         if newkey_src is None and s.popo not in (-1, 0):
@@ -235,7 +216,11 @@ def build_client_settings(cfg, loader: Loader):
         s.sender = _dn(cfg, "subject")
     s.recipient = _recipient(cfg, s)
     if cfg.get("geninfo"):
-        s.geninfo = _parse_geninfo(cfg.get("geninfo"))
+        from .settings_32 import parse_geninfo  # openssl 3.3's list syntax and messages
+        s.geninfo = parse_geninfo(cfg.get("geninfo"), INFOTYPES)
+    if cfg.get("profile") is not None:
+        from .settings_32 import profile_itav
+        s.geninfo = list(s.geninfo) + [profile_itav(cfg.get("profile"))]
     infotype = cfg.get("infotype")
     if infotype is not None:
         if infotype not in INFOTYPES:
@@ -244,6 +229,8 @@ def build_client_settings(cfg, loader: Loader):
             s.infotypes = [(INFOTYPES[infotype], None)]
         else:
             log.warning("-infotype option is ignored for commands other than 'genm'")
+    from .genm import configure as configure_genm  # the info types of openssl 3.2-3.4 (RFC 9480 2.3)
+    configure_genm(cfg, loader, s)
     total = cfg.get("total_timeout")
     s.total_timeout = total if total is not None else 0
     msg_timeout = plugin_option(cfg, "msg_timeout")  # the http plugin's
@@ -254,6 +241,28 @@ def build_client_settings(cfg, loader: Loader):
         # nor its chain in extraCerts, and -ref (if any) as senderKID, not its key id (openssl 3.0)
         s.cert, s.cert_chain = None, []
     return s
+
+
+def _central_keygen(cfg, s, enroll: bool) -> None:
+    """-centralkeygen, -popo -1 and -newkeyout as openssl 3.5's setup_request_ctx() checks them."""
+    popo = cfg.get("popo")
+    if not enroll:
+        msg = "option is ignored for commands other than 'ir', 'cr', and 'kur'"
+        if cfg.get("centralkeygen"):   # not for -popo -1 alone: openssl 3.5 warns about -popo then
+            log.warning("-popo -1 or -centralkeygen %s", msg)
+        if cfg.get("newkeyout") is not None:
+            log.warning("-newkeyout %s", msg)
+        return
+    s.centralkeygen = bool(cfg.get("centralkeygen"))
+    if popo == -1 and not s.centralkeygen:
+        log.info("POPO is disabled, which implies -centralkeygen")
+        s.centralkeygen = True
+    if s.centralkeygen:
+        if popo is not None and popo > -1:
+            raise ConfigError(f"-popo value {popo} is inconsistent with -centralkeygen")
+        if not cfg.get("newkeyout"):
+            raise ConfigError("-newkeyout not given, nowhere to save centrally generated key")
+        s.popo = -1
 
 
 def loader_untrusted(cfg, loader) -> list:

@@ -9,7 +9,7 @@ from ..core.client import ClientMachine, ClientSettings, Done, Result, Send, Wai
 from ..core.message import PKIMessage
 from ..types import ReplayedResponse, Transport, as_transport
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 
 class Client:

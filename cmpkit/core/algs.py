@@ -120,6 +120,26 @@ SIGNATURE_OIDS = {
     ("ed25519", None): ED25519_OID,
     ("ed448", None): ED448_OID,
 }
+
+# ---------------------------------------------------------------- post-quantum signatures
+# ML-DSA (FIPS 204), parameters absent (RFC 9881): key type -> OID; "pure" ML-DSA, empty context.
+ML_DSA_OIDS = {
+    "ml-dsa-44": "2.16.840.1.101.3.4.3.17",
+    "ml-dsa-65": "2.16.840.1.101.3.4.3.18",
+    "ml-dsa-87": "2.16.840.1.101.3.4.3.19",
+}
+SIGNATURE_OIDS.update({(kind, None): oid for kind, oid in ML_DSA_OIDS.items()})
+# SLH-DSA (FIPS 205, RFC 9909): recognised so that errors can name them; cryptography lacks SLH-DSA
+# and cmpkit never implements an algorithm itself.
+SLH_DSA_OIDS = {
+    "2.16.840.1.101.3.4.3.%d" % (20 + i): "slh-dsa-%s-%s" % (fam, size)
+    for i, (fam, size) in enumerate((f, s) for f in ("sha2", "shake")
+                                    for s in ("128s", "128f", "192s", "192f", "256s", "256f"))
+}
+#: key types signing without a separate digest (the algorithm fixes it)
+PURE_SIGNATURE_KINDS = frozenset({"ed25519", "ed448"} | set(ML_DSA_OIDS))
+SLH_DSA_UNSUPPORTED = "SLH-DSA is not supported: the installed cryptography package lacks it"
+
 SIGNATURE_BY_OID = {oid: kh for kh, oid in SIGNATURE_OIDS.items()}
 
 # ---------------------------------------------------------------- option names
@@ -173,7 +193,9 @@ def oid_name(oid: str) -> str:
         return HMAC_BY_OID[oid][0]
     if oid in SIGNATURE_BY_OID:
         key, h = SIGNATURE_BY_OID[oid]
-        return f"{key}-with-{h}"
+        return key.upper() if h is None else f"{key}-with-{h}"
+    if oid in SLH_DSA_OIDS:
+        return SLH_DSA_OIDS[oid].upper()
     return oid
 
 

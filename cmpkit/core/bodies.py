@@ -194,10 +194,13 @@ def cert_rep_der(responses: Iterable[tuple[int, StatusInfo, Optional[bytes]]],
     if ca_pubs:
         parts.append(der.tlv(0xA1, der.sequence(*ca_pubs)))
     items = []
-    for req_id, si, cert in responses:
+    for req_id, si, cert, *private_key in responses:   # a 4th item: privateKey (EncryptedKey DER)
         r = [_int(req_id), status_info_der(si)]
         if cert is not None:
-            r.append(der.sequence(der.tlv(0xA0, cert)))
+            ckp = der.tlv(0xA0, cert)
+            if private_key and private_key[0] is not None:   # central key generation (RFC 9483 4.1.6)
+                ckp += der.tlv(0xA0, private_key[0])
+            r.append(der.sequence(ckp))
         items.append(der.sequence(*r))
     parts.append(der.sequence(*items))
     return der.sequence(*parts)
@@ -409,6 +412,7 @@ class CertResponseInfo:
     status: StatusInfo
     cert: Optional[bytes]       # DER certificate, if a plain certificate was returned
     encrypted: bool             # an encryptedCert was returned
+    private_key: Optional[bytes] = None   # CertifiedKeyPair.privateKey: the EncryptedKey item (central key generation)
 
 
 def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
@@ -426,7 +430,7 @@ def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
         rf = der.parts(r, 0x30, "CertResponse")
         if len(rf) < 2:
             raise DecodeError("malformed CertResponse")
-        cert, enc, rest = None, False, rf[2:]
+        cert, enc, rest, private_key = None, False, rf[2:], None
         if rest and rest[0][0] == 0x30:
             pair = der.children(rest.pop(0))
             if not pair or pair[0][0] not in (0xA0, 0xA1):
@@ -439,9 +443,12 @@ def read_cert_rep(body: bytes) -> tuple[list[bytes], list[CertResponseInfo]]:
                 enc = True
             if any(p[0] not in (0xA0, 0xA1) for p in pair[1:]) or len(pair) > 3:
                 raise DecodeError("malformed CertifiedKeyPair")
+            if len(pair) > 1 and pair[1][0] == 0xA0:
+                private_key = _single(pair[1], "CertifiedKeyPair privateKey")
         if rest and (len(rest) > 1 or rest[0][0] != 0x04):
             raise DecodeError("malformed CertResponse: unexpected component")
-        out.append(CertResponseInfo(der.read_integer(rf[0], "CertResponse certReqId"), StatusInfo.from_der(rf[1]), cert, enc))
+        out.append(CertResponseInfo(der.read_integer(rf[0], "CertResponse certReqId"), StatusInfo.from_der(rf[1]), cert, enc,
+                                    private_key))
     return ca_pubs, out
 
 

@@ -25,7 +25,7 @@ from . import bodies
 from .message import (NULL_DN_GENERAL_NAME, OID_IMPLICIT_CONFIRM, PKIMessage, StatusInfo,
                       directory_name, new_message, same_name)
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.client")
 
 REQ_FOR_CMD = {"ir": "ir", "cr": "cr", "kur": "kur", "p10cr": "p10cr", "rr": "rr", "genm": "genm"}
 REP_FOR_REQ = {"ir": "ip", "cr": "cp", "kur": "kup", "p10cr": "cp", "rr": "rp", "genm": "genp",
@@ -69,6 +69,7 @@ class ClientSettings:
     digest: str = "sha256"
     mac: str = "hmac-sha1"
     pbm_iterations: int = 500
+    pbmac1: bool = False                   # -pbmac1: PBMAC1 (RFC 9481 6.1.2) instead of PBM, -mac as PRF and MAC
     unprotected_requests: bool = False
     # header
     sender: Optional[bytes] = None         # DER Name, computed by the caller if None
@@ -92,11 +93,15 @@ class ClientSettings:
     disable_confirm: bool = False
     out_trusted: list = field(default_factory=list)
     revreason: int = -1
+    rev_issuer: Optional[bytes] = None     # -issuer (DER Name) with -serial: the rr template (3.2+)
+    rev_serial: Optional[int] = None       # -serial
     infotypes: list = field(default_factory=list)    # [(oid, value DER or None)] for genm
     # timing
     total_timeout: int = 0
     # verification (the policy object decides and is required to verify; see cmpkit.core.verify)
     policy: object = None
+    # central key generation (-centralkeygen, -popo -1; RFC 9483 4.1.6): see cmpkit.core.ckg
+    centralkeygen: bool = False
 
 
 @dataclass
@@ -109,6 +114,7 @@ class Result:
     extra_certs: list = field(default_factory=list)   # of the last response but pollRep and pkiconf
     itavs: list = field(default_factory=list)          # genp content
     status: Optional[StatusInfo] = None
+    new_key: object = None                             # the centrally generated private key (cryptography)
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,14 @@ TRANSITIONS = {
     "await confirmation": (("pkiconf",), "_on_pkiconf"),
     "await revocation response": (("rp",), "_on_rp"),
     "await general response": (("genp",), "_on_genp"),
+    # delayed delivery (RFC 9480 section 3.4, openssl 3.3+): an error message with status
+    # "waiting" answered a request of a state in DELAYABLE; pollReq with certReqId -1 gets
+    # pollRep or the answer that state waits for ("{delayed}": its accepted body types)
+    "await delayed response": (("pollRep", "{delayed}"), "_on_delayed_poll_rep"),
 }
+DELAYABLE = ("await certificate response", "await confirmation", "await revocation response",
+             "await general response")
+CERTREQID_NONE = -1  # the certReqId of a pollReq for a delayed response
 # What a command sends first and which state then waits for the answer.
 FIRST_STATE = {"ir": "await certificate response", "cr": "await certificate response",
                "kur": "await certificate response", "p10cr": "await certificate response",
@@ -173,6 +186,11 @@ class ClientMachine:
         # The shell writes -extracertsout after a failure only once it is set, as openssl does.
         self.status: Optional[int] = None
         self._rejection: Optional[str] = None          # why the client refused the new certificate
+        self._ckg_key = None                           # the centrally generated key received
+        # the server certificate that verified the last response's signature (-srvcertout);
+        # None after a MAC-protected or unprotected one (openssl's validatedSrvCert)
+        self.validated_srvcert: Optional[bytes] = None
+        self._delayed: Optional[str] = None            # the state whose answer is delayed (polling)
 
     # ------------------------------------------------------------ events
     def start(self, now: float) -> Step:
@@ -185,6 +203,7 @@ class ClientMachine:
         self.extra_certs_in = []
         self._result = None
         self.status = self._rejection = None
+        self._delayed = None
         self.deadline = now + s.total_timeout if s.total_timeout and s.total_timeout > 0 else None
         if s.cmd in ("ir", "cr", "kur", "p10cr"):
             self._rep_type = REP_FOR_REQ[s.cmd]
@@ -204,7 +223,11 @@ class ClientMachine:
                                    f"(received {_upper(rsp.body_type)})")
         accepted, handler = TRANSITIONS[self.state]
         expected = tuple(self._rep_type if t == "{rep}" else t for t in accepted)
+        if "{delayed}" in expected:
+            expected = tuple(t for t in expected if t != "{delayed}") + self._delayed_types()
         self._check_response(self._sent, rsp, expected, adopt)
+        if rsp.body_type == "error":  # only an error with status "waiting" gets here
+            return self._on_delayed(rsp)
         return getattr(self, handler)(rsp)
 
     def resume(self, now: float) -> Step:
@@ -212,6 +235,8 @@ class ClientMachine:
         if self.state != "polling":
             raise TransactionError(f"nothing to resume in state '{self.state}'")
         self._now = now
+        if self._delayed is not None:
+            return self._send(self._new("pollReq", bodies.poll_req_der([CERTREQID_NONE])), "await delayed response")
         return self._send(self._new("pollReq", bodies.poll_req_der([self._cert_req_id])), "await poll response")
 
     def time_left(self, now: float) -> Optional[float]:
@@ -246,6 +271,26 @@ class ClientMachine:
             raise TransactionError("empty POLLREP")
         return self._wait_for_poll(max(0, entries[0][1]))
 
+    def _delayed_types(self) -> tuple:
+        accepted, _ = TRANSITIONS[self._delayed]
+        return tuple(self._rep_type if t == "{rep}" else t for t in accepted)
+
+    def _on_delayed(self, rsp: PKIMessage) -> Step:
+        """An error message with status "waiting": poll for the delayed answer (certReqId -1)."""
+        log.info("received 'waiting' PKIStatus, starting to poll for response")
+        self._delayed = self.state
+        return self._wait_for_poll(None)
+
+    def _on_delayed_poll_rep(self, rsp: PKIMessage) -> Step:
+        if rsp.body_type != "pollRep":  # the final answer: handled as in the state that waited for it
+            log.info("received final response after polling")
+            self.state, self._delayed = self._delayed, None
+            return getattr(self, TRANSITIONS[self.state][1])(rsp)
+        entries = bodies.read_poll_rep(rsp.body_content)
+        if not entries:
+            raise TransactionError("empty POLLREP")
+        return self._wait_for_poll(max(0, entries[0][1]))
+
     def _wait_for_poll(self, check_after: Optional[int]) -> Step:
         self.state = "polling"
         if check_after is None:  # the waiting ip/cp/kup: poll at once
@@ -272,10 +317,14 @@ class ClientMachine:
         if resp.cert is None:
             raise TransactionError(f"{_upper(rsp_type)} has status {resp.status.status_name} but no certificate")
         cert_der = resp.cert
+        self._ckg_key = None
+        if s.centralkeygen:
+            from . import ckg
+            self._ckg_key = ckg.receive_key(self, rsp, resp)
         # openssl's checks of the new certificate (wrong key, -out_trusted) do not end the
         # transaction: the certConf rejects the certificate, then the command fails
         why, detail, chain = self._check_new_cert(cert_der)
-        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status)
+        result = Result(cert=cert_der, ca_pubs=ca_pubs, status=resp.status, new_key=self._ckg_key)
         if chain is None:
             chain = build_chain(cert_der, self.extra_certs_in + list(s.untrusted))
         result.chain = [c for c in chain if not _self_signed(c)]  # no trust anchor, as openssl
@@ -337,7 +386,7 @@ class ClientMachine:
         msg = new_message(body_type, sender=self._sender(),
                           recipient=directory_name(s.recipient) if s.recipient is not None else NULL_DN_GENERAL_NAME,
                           transaction_id=self.transaction_id, recip_nonce=self.recip_nonce,
-                          sender_kid=self._sender_kid(), general_info=gi + list(s.geninfo),
+                          sender_kid=self._sender_kid(), general_info=list(s.geninfo) + gi,
                           message_time=self._now, body=body)
         self.transaction_id = msg.transaction_id
         self._protect(msg)
@@ -359,7 +408,8 @@ class ClientMachine:
         from . import protection
         if s.secret is not None:
             if self._pbm_alg is None:
-                self._pbm_alg = protection.pbm_algorithm(owf=s.digest, iterations=s.pbm_iterations, mac=s.mac)
+                self._pbm_alg = (protection.pbmac1_algorithm(prf=s.mac, mac=s.mac) if s.pbmac1 else
+                                 protection.pbm_algorithm(owf=s.digest, iterations=s.pbm_iterations, mac=s.mac))
             extra = self._extra_certs_out()
             if extra:
                 msg.set_extra_certs(extra)
@@ -421,6 +471,7 @@ class ClientMachine:
         if rsp.pvno not in (2, 3):
             raise TransactionError(f"unsupported pvno {rsp.pvno} in response")
         # protection
+        self.validated_srvcert = None
         self._check_protection(rsp)
         if s.expect_sender is not None:
             if not same_name(rsp.sender_name_der, s.expect_sender):
@@ -431,6 +482,8 @@ class ClientMachine:
         if rsp.body_type == "error":
             si, code, details = bodies.read_error(rsp.body_content)
             self.status = si.status
+            if si.status == STATUS_WAITING and self.state in DELAYABLE:
+                return  # delayed delivery: receive() starts polling
             extra = (f"; errorCode: {code}" if code is not None else "") + \
                 (f"; errorDetails: {'; '.join(details)}" if details else "")
             raise TransactionError(f"received error message: {si.describe()}{extra}")
@@ -473,6 +526,7 @@ class ClientMachine:
                 raise ProtectionError(f"response signature does not verify with -srvcert {subject}: {exc}") from None
             if not s.ignore_keyusage:
                 self._check_keyusage(s.srvcert)
+            self.validated_srvcert = s.srvcert
             return
         if not s.trusted:
             raise ProtectionError("cannot verify signature-protected response: no -trusted or -srvcert given")
@@ -497,6 +551,7 @@ class ClientMachine:
             if not s.ignore_keyusage:
                 self._check_keyusage(cand)
             self._verify_chain(cand, rsp.extra_certs + list(s.untrusted), s.trusted)
+            self.validated_srvcert = cand
             return
         raise ProtectionError("no suitable sender certificate found to verify the response signature"
                               + (f" ({errors[-1]})" if errors else ""))
@@ -524,6 +579,12 @@ class ClientMachine:
             from cryptography import x509
             old = x509.load_der_x509_certificate(s.old_cert)
             old_id = (directory_name(old.issuer.public_bytes()), old.serial_number)
+        if s.centralkeygen:  # RFC 9483 4.1.6: no POPO, the public key absent or only its algorithm
+            import dataclasses
+            from . import ckg
+            tpl = dataclasses.replace(tpl, public_key=ckg.template_public_key(s.newkey_public))
+            req = bodies.cert_request_der(0, tpl, old_id)
+            return bodies.cert_req_messages_der([bodies.cert_req_msg_der(req, bodies.POPO_NONE)])
         req = bodies.cert_request_der(0, tpl, old_id)
         signer = s.newkey_signer
         if s.popo == bodies.POPO_SIGNATURE and signer is None:
@@ -533,6 +594,8 @@ class ClientMachine:
     def _revocation_template(self) -> bodies.Template:
         s = self.s
         from cryptography import x509
+        if s.rev_serial is not None:  # -issuer and -serial (openssl 3.2+): they win over -oldcert and -csr
+            return bodies.Template(serial=s.rev_serial, issuer=s.rev_issuer)
         if s.old_cert is not None:
             old = x509.load_der_x509_certificate(s.old_cert)
             return bodies.Template(serial=old.serial_number, issuer=old.issuer.public_bytes())
@@ -560,6 +623,8 @@ class ClientMachine:
             expected = s.newkey_public
             if expected is None and s.newkey_signer is not None:
                 expected = s.newkey_signer.public_key()
+            if s.centralkeygen and self._ckg_key is not None:
+                expected = self._ckg_key.public_key()
         if expected is None and s.csr is not None:
             expected = x509.load_der_x509_csr(s.csr).public_key()
         if expected is not None:

@@ -46,7 +46,7 @@ ReadFile = Callable[[str], bytes]
 #: in name order); OSError when the directory cannot be listed.
 IncludeFiles = Callable[[str], Optional[Tuple[bool, Sequence[str]]]]
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.config")
 
 DEFAULT_SECTION = "default"
 MAX_VALUE_LENGTH = 65536  # OpenSSL's MAX_CONF_VALUE_LENGTH for expanded values

@@ -20,12 +20,23 @@ def _private_key_type(key) -> str:
         return "rsa"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "ec"
+    if _is_ml_dsa_private(key):
+        return "eddsa"  # signs the message itself, no separate digest: as EdDSA
     from ..errors import CredentialError
     raise CredentialError(f"unsupported private key type: {type(key).__name__}")
 
 
+def _is_ml_dsa_private(key) -> bool:
+    """Whether ``key`` is a cryptography ML-DSA private key (pure ML-DSA, empty context: RFC 9881)."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import mldsa
+    except ImportError:
+        return False
+    return isinstance(key, (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey))
+
+
 class SoftwareKey:
-    """A Signer over an in-memory ``cryptography`` private key (RSA, EC, Ed25519, Ed448)."""
+    """A Signer over an in-memory ``cryptography`` private key (RSA, EC, Ed25519, Ed448, ML-DSA)."""
 
     __slots__ = ("_key", "_public", "_kind")
 

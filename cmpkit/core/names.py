@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 from ..errors import ConfigError, DecodeError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.config")
 
 # OpenSSL's short name, long name and OID of the attribute types a DN may use (objects.txt)
 ATTRIBUTE_TYPES = (

@@ -72,15 +72,28 @@ OPTIONS = (
     # ---- generic message
     Option("cmd", "choice", "CMP request to send: ir, cr, kur, p10cr, rr or genm", GENERIC,
            "ir|cr|kur|p10cr|rr|genm", choices=("ir", "cr", "kur", "p10cr", "rr", "genm"), order=5),
-    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes", order=6),
-    _str("geninfo", GENERIC, "OID:int:N",
-         "generalInfo integer to put in the request header, e.g. 1.2.3.4:int:56789", order=7),
+    _str("infotype", GENERIC, "name", "InfoType name to ask for in genm, e.g. signKeyPairTypes; specific support"
+         " for caCerts, rootCaCert, certReqTemplate and crlStatusList", order=6),
+    _str("geninfo", GENERIC, "values",
+         "Comma-separated generalInfo ITAVs for the request header: OID:int:N or OID:str:text, "
+         "e.g. '1.2.3.4:int:56789, id-kp:str:name'", order=7),
+    # genm info types of openssl 3.2-3.4 (cmpkit.app.genm): fractional orders between the 3.1 positions
+    _str("template", GENERIC, "filename",
+         "File to save the certTemplate (DER) received in genp of type certReqTemplate", order=7.1),
+    _str("keyspec", GENERIC, "filename",
+         "Optional file to save the keySpec (DER) received in genp of type certReqTemplate", order=7.2),
 
     # ---- certificate enrollment
     _str("newkey", ENROLL, "filename|uri",
          "Key (private, or public without POPO signature) for the requested certificate. "
          "Default: -csr key, reference cert key, or -key", order=8),
     _str("newkeypass", ENROLL, "arg", "Pass phrase source for the -newkey key", order=9),
+    # openssl 3.5 (central key generation, RFC 9483 4.1.6): not in the 3.1 SYNOPSIS, so ``order``
+    # repeats the position of -newkeypass, which they follow there (-help keeps declaration order)
+    _flag("centralkeygen", ENROLL, "Request central (server-side) key generation (implied by -popo -1);"
+          " needs -newkeyout", order=9),
+    _str("newkeyout", ENROLL, "filename",
+         "File to save the centrally generated key in, PEM (PKCS#8; encrypted if -newkeypass is given)", order=9),
     _str("subject", ENROLL, "name",
          "Subject DN for the certificate template, e.g. /CN=x; \"/\" = none. Default from -csr or -oldcert", order=10),
     _str("issuer", ENROLL, "name",
@@ -114,6 +127,10 @@ OPTIONS = (
          choices=(-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10), default=-1, order=27),
 
     # ---- message transfer (the http plugin declares -server, -proxy, -no_proxy, -path, -keep_alive, -msg_timeout)
+    # -server is the shell's: its URL scheme chooses the plugin that reaches the server (cmpkit_transport_schemes)
+    _str("server", TRANSFER, "[http[s]://][userinfo@]host[:port][/path][?query][#fragment]",
+         "CMP server to contact; its URL scheme chooses the transport (default http; https, or a plugin's)",
+         order=28),
     _str("recipient", TRANSFER, "name",
          "DN of the recipient (the CA). Default: -srvcert subject, -issuer, -oldcert or -cert issuer", order=31),
     _nonneg("total_timeout", TRANSFER, "seconds",
@@ -132,7 +149,21 @@ OPTIONS = (
     _flag("unprotected_errors", SERVER_AUTH,
           "Accept missing or invalid protection of negative responses (violates RFC 4210)", order=41),
     _str("extracertsout", SERVER_AUTH, "filename", "File to save the extraCerts of the last response in", order=42),
-    _str("cacertsout", SERVER_AUTH, "filename", "File to save the caPubs certificates of the response in", order=43),
+    _str("cacertsout", SERVER_AUTH, "filename",
+         "File to save the caPubs certificates of the response, or those of genp of type caCerts, in", order=43),
+    _str("oldwithold", SERVER_AUTH, "filename",
+         "Root CA certificate to request an update for in genm of type rootCaCert", order=43.1),
+    _str("newwithnew", SERVER_AUTH, "filename",
+         "File to save the newWithNew certificate received in genp of type rootCaKeyUpdate", order=43.2),
+    _str("newwithold", SERVER_AUTH, "filename",
+         "File to save the newWithOld certificate received in genp of type rootCaKeyUpdate", order=43.3),
+    _str("oldwithnew", SERVER_AUTH, "filename",
+         "File to save the oldWithNew certificate received in genp of type rootCaKeyUpdate", order=43.4),
+    _str("crlcert", SERVER_AUTH, "filename",
+         "Certificate to request a CRL for in genm of type crlStatusList", order=43.5),
+    _str("oldcrl", SERVER_AUTH, "filename", "CRL to request an update for in genm of type crlStatusList",
+         order=43.6),
+    _str("crlout", SERVER_AUTH, "filename", "File to save the CRL received in genp of type crls", order=43.7),
 
     # ---- client authentication
     _str("ref", CLIENT_AUTH, "value", "Reference value used as senderKID, e.g. with -secret", order=44),
@@ -149,6 +180,8 @@ OPTIONS = (
     # ---- credentials format
     Option("certform", "choice", "Format for saving certificates: PEM (default) or DER", FORMAT, "PEM|DER",
            choices=("PEM", "DER"), default="PEM", order=54),
+    Option("crlform", "choice", "Format for saving CRLs: PEM or DER (default)", FORMAT, "PEM|DER",
+           choices=("PEM", "DER"), default="DER", order=54.5),
     Option("keyform", "choice", "Format of key input: PEM, DER, P12 or ENGINE. Default: guess", FORMAT,
            "PEM|DER|P12|ENGINE", choices=("PEM", "DER", "P12", "ENGINE"), order=55),
     _str("otherpass", FORMAT, "arg", "Pass phrase source for certificates of others (e.g. -trusted)", order=56),
@@ -215,7 +248,24 @@ OPTIONS = (
     _flag("issuer_checks", VERIFY,
           "Print issuer search diagnostics (deprecated: no effect)", no_effect=True, order=132),
 
+    # ---- options of openssl 3.2/3.3 (3.4 man page). ``order`` between two 3.1 positions keeps
+    # the 3.4 SYNOPSIS order without renumbering the 3.1 options (x.5 = after position x)
+    _str("profile", GENERIC, "name",
+         "Certificate profile name to place in generalInfo field of request PKIHeader", order=6.5),
+    _str("serial", ENROLL_REV, "number",
+         "Serial number of certificate to be revoked in revocation request (rr), with -issuer; "
+         "decimal or hex with 0x", order=26.5),
+    _flag("no_cache_extracerts", SERVER_AUTH,
+          "Do not keep certificates received in the extraCerts CMP message field", order=41.3),
+    _str("srvcertout", SERVER_AUTH, "filename",
+         "File to save the server cert used and validated for CMP response protection", order=41.6),
+    _str("reqout_only", DEBUG, "filename",
+         "Save the first CMP request created by the client to file and exit", order=74.5),
+
     # ---- cmpkit's own core options (not in the man page)
+    _flag("pbmac1", CLIENT_AUTH,
+          "Protect with PBMAC1 (RFC 9481 6.1.2) instead of PBM when -secret is given; "
+          "-mac names its PRF and MAC, default hmacWithSHA256", extension=True),
     _str("crls", VERIFY, "filenames",
          "CRL file(s) (PEM or DER) for -crl_check and -crl_check_all", extension=True),
 )

@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 
 
 class _Log:
-    """logging.getLogger("cmpkit"), imported on the first message."""
+    """logging.getLogger("cmpkit.config"), imported on the first message."""
 
     def __getattr__(self, name):
         import logging
-        return getattr(logging.getLogger("cmpkit"), name)
+        return getattr(logging.getLogger("cmpkit.config"), name)
 
 
 log = _Log()
@@ -84,7 +84,8 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
     :param order: the option's position (1 = first) in the SYNOPSIS of the openssl-cmp man page,
         for an ``openssl cmp`` option whoever declares it (the core or a plugin). ``-help`` lists
         the options of a group by it, then those without one, in declaration order, marked as
-        cmpkit extensions.
+        cmpkit extensions. Options new in the 3.2-3.4 man page (not in the 3.1 page the integer
+        positions count) take a fraction between their 3.1 neighbours, e.g. 43.1 after 43.
     """
 
     __slots__ = ()
@@ -100,7 +101,7 @@ class Option(namedtuple("Option", _OPTION_FIELDS)):
         choices = tuple(choices)
         if kind == "choice" and not choices:
             raise ValueError(f"option -{name}: a choice option needs choices")
-        if order is not None and (extension or type(order) is not int or order < 1):
+        if order is not None and (extension or type(order) not in (int, float) or order < 1):
             raise ValueError(f"option -{name}: order must be a man-page position (1, 2, ...) of an openssl option")
         return super().__new__(cls, name, kind, help, group, metavar, default, choices, minimum, maximum,
                                no_effect, extension, repeatable, order)

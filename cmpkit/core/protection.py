@@ -3,7 +3,8 @@
 Protection covers the DER of ``ProtectedPart ::= SEQUENCE { header, body }``
 (:func:`protected_part`); algorithms travel as AlgorithmIdentifier DER. MAC-based:
 PasswordBasedMac (RFC 4210 5.1.3.1, OpenSSL's only MAC) and PBMAC1 with PBKDF2 (RFC 8018,
-RFC 9481 6.1). Signature-based: RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, Ed25519, Ed448.
+RFC 9481 6.1). Signature-based: RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, Ed25519, Ed448, ML-DSA
+(FIPS 204, RFC 9881; SLH-DSA is recognised and refused: cryptography lacks it).
 Parameters received from a peer are bounded (:data:`MAX_ITERATIONS`) so that a message
 cannot make us compute for long. All cryptography is ``cryptography``'s.
 """
@@ -18,8 +19,10 @@ from ..errors import ConfigError, DecodeError, ProtectionError
 
 # Upper bound on iteration counts, for PBM (hash iterations) and PBKDF2 (PRF iterations),
 # whether we create the parameters or a peer sends them: larger values let a peer make us
-# burn CPU. 100000 is OpenSSL's OSSL_CRMF_PBM_MAX_ITERATION_COUNT.
-MAX_ITERATIONS = 100_000
+# burn CPU. OpenSSL's OSSL_CRMF_PBM_MAX_ITERATION_COUNT is 100000, but other implementations
+# send 262144 (2**18); the bound is twice that, 2**19 (some 0.4 s of PBM hashing at most). A
+# count above it is refused before any hashing.
+MAX_ITERATIONS = 1 << 19
 # RFC 4210 5.1.3.1: the PBM iterationCount MUST be at least 100 (OpenSSL enforces it too).
 MIN_PBM_ITERATIONS = 100
 # PBKDF2 cost is iterationCount x number of PRF output blocks in the derived key; a long
@@ -279,6 +282,30 @@ def _pbmac1_mac(params_der: bytes | None, secret: bytes, data: bytes) -> bytes:
     return _hmac(key, mac_hash, data)
 
 
+def pbmac1_with_fresh_salt(alg_der: bytes) -> bytes | None:
+    """A PBMAC1 AlgorithmIdentifier with the parameters of ``alg_der`` (PRF, MAC, iteration count,
+    key length, kept as they were encoded) and a fresh random salt of the same length (at least
+    16 octets, RFC 9481 6.1.2); None if ``alg_der`` is no PBMAC1 with PBKDF2 and a specified
+    salt or its iteration count is out of bounds. For answering a PBMAC1-protected message."""
+    try:
+        oid, params = algs.decode_algorithm_identifier(alg_der)
+        if oid != algs.PBMAC1_OID:
+            return None
+        fields = _fields(params, "PBMAC1 parameters")
+        kdf_oid, kdf_params = _algorithm(fields[0], "PBMAC1 keyDerivationFunc")
+        kdf = _fields(kdf_params, "PBKDF2 parameters")
+        if len(fields) != 2 or kdf_oid != algs.PBKDF2_OID or not 2 <= len(kdf) <= 4:
+            return None
+        salt = der.read_octets(kdf[0])
+        if not 1 <= _number(kdf[1], "PBKDF2 iterationCount") <= MAX_ITERATIONS or len(salt) > MAX_SALT_LENGTH:
+            return None
+    except (DecodeError, ProtectionError, IndexError):
+        return None
+    fresh = der.sequence(der.tlv(0x04, os.urandom(max(DEFAULT_SALT_LENGTH, len(salt)))), *kdf[1:])
+    return algs.encode_algorithm_identifier(
+        algs.PBMAC1_OID, der.sequence(algs.encode_algorithm_identifier(algs.PBKDF2_OID, fresh), fields[1]))
+
+
 def mac_protect(alg_der: bytes, secret: bytes, data: bytes) -> bytes:
     """The MAC over ``data`` (a ProtectedPart DER) for a PBM or PBMAC1 AlgorithmIdentifier.
 
@@ -331,7 +358,8 @@ def cert_subject_der(cert_der: bytes) -> bytes | None:
 
 
 def key_type(public_key) -> str:
-    """The key type of a ``cryptography`` public key: rsa, ec, ed25519 or ed448; else ProtectionError."""
+    """The key type of a ``cryptography`` public key: rsa, ec, ed25519, ed448 or ml-dsa-44/65/87;
+    else ProtectionError."""
     name = _key_type_of_class(type(public_key))
     if name is None:
         raise ProtectionError(f"unsupported key type for signatures: {type(public_key).__name__}")
@@ -347,6 +375,18 @@ def _key_type_of_class(cls) -> str | None:
                        (ed25519.Ed25519PublicKey, "ed25519"), (ed448.Ed448PublicKey, "ed448")):
         if issubclass(cls, base):
             return name
+    return _pq_key_type_of_class(cls)
+
+
+def _pq_key_type_of_class(cls) -> str | None:
+    """ml-dsa-44/65/87 for cryptography's ML-DSA key classes (public or private), else None."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import mldsa
+    except ImportError:  # cryptography before ML-DSA support
+        return None
+    for size in (44, 65, 87):
+        if any(issubclass(cls, getattr(mldsa, f"MLDSA{size}{part}Key", ())) for part in ("Public", "Private")):
+            return f"ml-dsa-{size}"
     return None
 
 
@@ -368,7 +408,7 @@ def signature_algorithm(public_key, digest: str | None = DEFAULT_DIGEST, pss: bo
 
 @functools.lru_cache(maxsize=64)
 def _signature_algorithm(kind: str, digest: str | None, pss: bool) -> bytes:
-    if kind in ("ed25519", "ed448"):
+    if kind in algs.PURE_SIGNATURE_KINDS:
         return algs.encode_algorithm_identifier(algs.SIGNATURE_OIDS[(kind, None)])
     name = algs.digest_name(digest or DEFAULT_DIGEST)
     if kind == "rsa" and pss:
@@ -404,12 +444,15 @@ def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] 
         kind, hash_name = algs.SIGNATURE_BY_OID[oid]
         # RSA: NULL (RFC 4055; absent is tolerated); ECDSA (RFC 5758) and EdDSA (RFC 8410):
         # absent (NULL tolerated for ECDSA, as some encoders write it).
-        allowed = (None,) if kind in ("ed25519", "ed448") else (None, algs.NULL_DER)
+        # ML-DSA (RFC 9881): absent.
+        allowed = (None,) if kind in algs.PURE_SIGNATURE_KINDS else (None, algs.NULL_DER)
         if params not in allowed:
             raise ProtectionError(f"unexpected parameters of signature algorithm {algs.oid_name(oid)}")
         return kind, hash_name, None
     if oid == algs.RSASSA_PSS_OID:
         return ("rsa",) + _pss_params(params)
+    if oid in algs.SLH_DSA_OIDS:
+        raise ProtectionError(f"{algs.SLH_DSA_UNSUPPORTED} ({algs.oid_name(oid)})")
     raise ProtectionError(f"unsupported signature algorithm: {algs.oid_name(oid)}")
 
 
@@ -480,7 +523,7 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
         raise ProtectionError(f"signature algorithm is for {kind.upper()} keys but the signer key is {actual.upper()}")
     signature, data = bytes(signature), bytes(data)
     try:
-        if kind in ("ed25519", "ed448"):
+        if kind in algs.PURE_SIGNATURE_KINDS:  # EdDSA; ML-DSA with the empty context (RFC 9881)
             public_key.verify(signature, data)
         elif kind == "ec":
             public_key.verify(signature, data, ec.ECDSA(algs.hash_object(hash_name)))
@@ -519,7 +562,9 @@ def digest_for_cert_hash(cert_der: bytes) -> str:
         return _pss_params(params)[0]
     if oid in algs.SIGNATURE_BY_OID:
         kind, hash_name = algs.SIGNATURE_BY_OID[oid]
-        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}[kind]
+        # ML-DSA names no hash: SHA-256, OpenSSL's fallback in X509_digest_sig() (a peer that
+        # differs says so in hashAlg, RFC 9480 2.10)
+        return hash_name or {"ed25519": "sha512", "ed448": "shake256"}.get(kind, "sha256")
     raise ProtectionError(f"cannot compute certHash: unsupported certificate signature algorithm {oid}")
 
 

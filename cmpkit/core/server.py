@@ -40,12 +40,27 @@ from cmpkit.core.server_checks import (ACCEPTED, BAD_DATA_FORMAT, BAD_REQUEST, L
                                        check_old_cert_id, hexstr, same_name, verify_popo)
 from cmpkit.errors import CmpError, DecodeError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 CERTREQID_NONE = -1       # certReqId of a p10cr and its answer (OpenSSL 3.0.x since 3.0.9)
 MAX_OPEN_TRANSACTIONS = 1000   # the oldest open transaction is dropped beyond this
 TRANSACTION_TIMEOUT = 600      # seconds an open transaction waits for its next request
 BODY_NAMES = {"certConf": "CERTCONF", "pkiconf": "PKICONF", "pollReq": "POLLREQ", "pollRep": "POLLREP"}
+
+
+def _central_keygen_requested(crm) -> Optional[bool]:
+    """None: an ordinary request (a public key in the template); True: central key generation
+    requested consistently (no POPO); False: requested, but with a POPO (RFC 9483 4.1.6 forbids it)."""
+    if crm is None:
+        return None
+    spki = crm.template.public_key
+    if spki is not None and bodies.der.content(bodies.der.children(spki)[1]) != b"\x00":
+        return None
+    return crm.popo is None
+
+
+#: public name for the CA mode (cmpkit.core.ca.keygen)
+central_keygen_requested = _central_keygen_requested
 
 
 def _upper(body_type: str) -> str:
@@ -87,8 +102,15 @@ class ServerSettings:
     accept_unprot_err: bool = False
     accept_raverified: bool = False
     ref_cert: Optional[bytes] = None
+    no_cache_extracerts: bool = False   # -no_cache_extracerts: extraCerts of requests are not kept
     policy: object = None
     digest: str = "sha256"
+    rsp_key: object = None      # -rsp_key: the private key returned for central key generation (cryptography)
+    # answers to the genm info types of RFC 9480 2.3 (cmpkit.core.genm_types.mock_answer)
+    rsp_newwithnew: Optional[bytes] = None
+    rsp_newwithold: Optional[bytes] = None
+    rsp_oldwithnew: Optional[bytes] = None
+    rsp_crl: Optional[bytes] = None
 
     def status_info(self) -> StatusInfo:
         """The PKIStatusInfo the mock puts into ip/cp/kup/rp (unless polling)."""
@@ -135,6 +157,13 @@ REFUSED = None
 UNEXPECTED = Transition((), "_unexpected")
 NOT_POLLING = Transition((), "_poll_req_not_polling")
 
+# Delayed delivery (RFC 9480 section 3.4, OpenSSL 3.3's mock with -poll_count): these requests
+# are first answered with an error message with status "waiting"; pollReq (certReqId -1) gets
+# pollRep until the last poll, which gets the real answer. ir/cr/kur/p10cr poll through their
+# "waiting" certificate response instead; an error message is never delayed.
+DELAYED_REQUESTS = ("rr", "genm", "certConf")
+DELAYED_RESPONSES = ("rp", "genp", "pkiconf")
+
 #: state -> request body -> Transition (or REFUSED)
 TRANSITIONS = {
     IDLE: {
@@ -154,7 +183,7 @@ TRANSITIONS = {
         # OpenSSL's server takes a certConf in any open transaction, polling or not
         "certConf": Transition(("pkiconf",), "_cert_conf"),
         # pollRep, or at the last poll the answer to the request that started polling
-        "pollReq": Transition(("pollRep", "ip", "cp", "kup"), "_poll_req"),
+        "pollReq": Transition(("pollRep", "ip", "cp", "kup") + DELAYED_RESPONSES, "_poll_req"),
         OTHER: UNEXPECTED,
     },
 }
@@ -183,6 +212,8 @@ class Transaction:
     cert_req_id: Optional[int] = None
     poll_request: Optional[PKIMessage] = None   # the request answered with "waiting"
     polls: int = 0
+    delayed: bool = False                    # poll_request is a delayed rr/genm/certConf
+    conf_req_id: Optional[int] = None        # cert_req_id of the certificate while a certConf is delayed
     last_seen: float = 0.0                   # time of the last request that changed it
 
     def restart(self) -> None:
@@ -192,12 +223,33 @@ class Transaction:
         self.transaction_id = None
         self.sender_nonce = None
         self.poll_request, self.polls = None, 0
+        self.delayed, self.conf_req_id = False, None
 
     def close(self) -> None:
         """End of the transaction: the next request must start a new one."""
         self.state = IDLE
         self.transaction_id = None
         self.sender_nonce = None
+
+
+OID_CERT_PROFILE = "1.3.6.1.5.5.7.4.21"   # id-it-certProfile (RFC 9483 section 3.1)
+MOCK_PROFILE = "profile1"                 # the one profile OpenSSL 3.3+'s mock accepts in a cr
+
+
+def _check_cert_profile(req: PKIMessage) -> None:
+    """OpenSSL 3.3+'s mock: a cr naming a certificate profile must name "profile1" first."""
+    from cmpkit.core import der
+    for oid, value in req.general_info:
+        if oid != OID_CERT_PROFILE:
+            continue
+        try:
+            names = der.children(value) if value is not None else []
+            first = der.content(names[0]).decode("utf-8") if names else None
+        except (ValueError, UnicodeDecodeError, CmpError):
+            raise Failure("unexpected certprofile") from None
+        if first != MOCK_PROFILE:
+            raise Failure("unexpected certprofile")
+        return
 
 
 class CmpServer:
@@ -216,6 +268,8 @@ class CmpServer:
         self._sender_gn: Optional[bytes] = None
         self._use_secret = True
         self._pbm_alg: Optional[bytes] = None        # PBM parameters (salt) of our responses
+        self._delaying = False
+        self._request_alg: Optional[bytes] = None    # protectionAlg of the request being answered
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request_der: bytes, now: float) -> bytes:
@@ -234,12 +288,14 @@ class CmpServer:
 
     def _handle(self, request_der: bytes) -> bytes:
         self.current = Transaction()  # for an answer that belongs to no transaction
+        self._delaying = False        # set while answering with the "waiting" error of delayed delivery
         try:
             req = PKIMessage.from_der(request_der)
         except CmpError as exc:
             log.error("mock server: cannot decode request: %s", exc)
             return self._decode_error(str(exc))
         self._use_secret = True
+        self._request_alg = req.protection_alg  # a PBMAC1-protected request gets a PBMAC1 answer
         rsp = None
         verified = False
         key = (req.sender, req.transaction_id)
@@ -249,8 +305,10 @@ class CmpServer:
         try:
             transition = self._accept(req)
             verified = self._check_request(req)
-            rsp = getattr(self, transition.handler)(req)
-            if rsp.body_type not in transition.responses:
+            rsp = self._delayed_delivery(req)
+            if rsp is None:
+                rsp = getattr(self, transition.handler)(req)
+            if rsp.body_type not in transition.responses and not self._delaying:
                 raise RuntimeError(f"{transition.handler} answered {req.body_type} with {rsp.body_type}")
         except DecodeError as exc:  # a body part read lazily, as OpenSSL's d2i would have read it first
             log.error("mock server: cannot decode request: %s", exc)
@@ -263,7 +321,7 @@ class CmpServer:
                 if cur.transaction_id is None:
                     cur.transaction_id = req.transaction_id
                 cur.recip_nonce = req.sender_nonce
-            si = StatusInfo(REJECTION, [exc.reason], [BAD_REQUEST])
+            si = StatusInfo(REJECTION, [exc.reason], [getattr(exc, "bit", BAD_REQUEST)])
             details = [LIB_NAMES[exc.lib], exc.reason] + ([exc.data] if exc.data else [])
             rsp = self._message("error", bodies.error_der(si, exc.code, details),
                                 unprotected=self.s.send_unprot_err)
@@ -341,6 +399,8 @@ class CmpServer:
                 state = IDLE
             elif cur.poll_request is not None:
                 state = POLLING
+        if rsp_type == "error" and self._delaying:
+            state = POLLING  # the "waiting" error of delayed delivery
         if state == IDLE:
             cur.close()
         else:
@@ -350,7 +410,8 @@ class CmpServer:
     def _check_request(self, req: PKIMessage) -> bool:
         """The rest of OSSL_CMP_SRV_process_request's checks and ossl_cmp_msg_check_update(); True when done."""
         cur = self.current
-        self.protection.remember_certs(req.extra_certs)
+        if not self.s.no_cache_extracerts:
+            self.protection.remember_certs(req.extra_certs)
         try:
             ok = self.protection.verify(req)
         finally:
@@ -388,8 +449,12 @@ class CmpServer:
             if cert_req_id != 0:
                 raise Failure("bad request id")
         cur.cert_req_id = cert_req_id
+        central_keygen = _central_keygen_requested(crm)
         try:
-            verify_popo(req, crm, s.accept_raverified)
+            if central_keygen is None:
+                verify_popo(req, crm, s.accept_raverified)
+            elif not central_keygen:
+                raise PopoFailure("popo inconsistent with central key generation")
         except PopoFailure as exc:
             log.error("%s", exc.reason)
             cur.implicit_confirm = False
@@ -406,6 +471,8 @@ class CmpServer:
         else:
             if cur.polls >= s.poll_count:
                 cur.polls = 0  # final response after polling
+            if req.body_type == "cr":
+                _check_cert_profile(req)
             ref = s.ref_cert if s.ref_cert is not None else s.rsp_cert
             if req.body_type == "kur" and crm is not None and ref is not None:
                 check_old_cert_id(crm, ref)
@@ -414,10 +481,24 @@ class CmpServer:
         cur.implicit_confirm = req.implicit_confirm and s.grant_implicitconf and cert is not None
         if si.status in (REJECTION, WAITING):
             cert = None
-        body = bodies.cert_rep_der([(cert_req_id, si, cert)], ca_pubs if rsp_type == "ip" else ())
+        private_key = None
+        if central_keygen and cert is not None:
+            private_key = self._central_key(req)
+        body = bodies.cert_rep_der([(cert_req_id, si, cert, private_key)], ca_pubs if rsp_type == "ip" else ())
         gi = [(OID_IMPLICIT_CONFIRM, b"\x05\x00")] if cur.implicit_confirm else []
         return self._message(rsp_type, body, extra_certs=chain or (), general_info=gi,
                              unprotected=s.send_unprot_err and si.status == REJECTION)
+
+    def _central_key(self, req: PKIMessage) -> bytes:
+        """The -rsp_key for the requester as EncryptedKey (central key generation, RFC 9483 4.1.6)."""
+        from cmpkit.core import ckg
+        s = self.s
+        if s.rsp_key is None:
+            raise Failure("central key generation requested but no -rsp_key given")
+        try:
+            return ckg.encrypted_key(req, s.rsp_key, s.srv_signer, s.srv_cert, s.srv_secret, s.srv_chain, s.digest)
+        except ValueError as exc:
+            raise Failure(str(exc)) from None
 
     def _rr(self, req: PKIMessage) -> PKIMessage:
         s = self.s
@@ -443,6 +524,14 @@ class CmpServer:
         itavs = bodies.read_itavs(req.body_content)
         if len(itavs) > 1 or self.s.send_error:
             raise Failure("error processing message")
+        if len(itavs) == 1:  # the info types with specific support (RFC 9480 2.3)
+            from cmpkit.core.genm_types import mock_answer
+            try:
+                answer = mock_answer(self.s, *itavs[0])
+            except (ValueError, DecodeError) as exc:
+                raise Failure(str(exc)) from None
+            if answer is not None:
+                itavs = [answer]
         return self._message("genp", bodies.genm_der(itavs))
 
     def _error(self, req: PKIMessage) -> PKIMessage:
@@ -491,8 +580,38 @@ class CmpServer:
         cur.polls += 1
         if cur.polls >= s.poll_count:  # end of polling: answer the remembered request
             original, cur.poll_request = cur.poll_request, None
+            if cur.delayed:
+                return self._delayed_answer(original)
             return self._cert_request(original)
         return self._message("pollRep", bodies.poll_rep_der([(cert_req_id, s.check_after, [])]))
+
+    def _delayed_delivery(self, req: PKIMessage) -> Optional[PKIMessage]:
+        """The "waiting" error message if ``req`` is to be answered only after polling, else None
+        (the mock's delayed_delivery(): with -poll_count, the first rr, genm or certConf of a
+        transaction; a certConf after a polled certificate response as well)."""
+        s, cur = self.s, self.current
+        if s.poll_count <= 0 or req.body_type not in DELAYED_REQUESTS or cur.polls != 0:
+            return None
+        if req.body_type == "certConf" and (cur.implicit_confirm or cur.state == IDLE or cur.poll_request is not None):
+            return None  # refused by its handler, or taken while polling for the certificate: not delayed
+        cur.poll_request, cur.delayed = req, True
+        if req.body_type == "certConf":
+            cur.conf_req_id = cur.cert_req_id
+        cur.cert_req_id = CERTREQID_NONE
+        log.info("mock server: delaying the answer to %s (polling)", _upper(req.body_type))
+        self._delaying = True
+        return self._message("error", bodies.error_der(StatusInfo(WAITING), 0))
+
+    def _delayed_answer(self, original: PKIMessage) -> PKIMessage:
+        """The answer to the delayed request at the end of polling."""
+        cur = self.current
+        cur.polls, cur.delayed = 0, False
+        if original.body_type == "certConf":
+            cur.cert_req_id, cur.conf_req_id = cur.conf_req_id, None
+            cur.polls = self.s.poll_count  # the mock does not delay the certConf a second time
+            return self._cert_conf(original)
+        cur.polls = self.s.poll_count
+        return getattr(self, STARTING[original.body_type].handler)(original)
 
     def _poll_req_not_polling(self, req: PKIMessage) -> PKIMessage:
         """A pollReq outside polling: the generic checks, then the mock's "not in polling mode"."""
@@ -543,7 +662,7 @@ class CmpServer:
                 # One salt for the server's lifetime: the MAC key is derived once, not per
                 # message; a known salt gives a peer nothing that a fresh known salt would not.
                 self._pbm_alg = protection.pbm_algorithm()
-            msg.protect_with_mac(secret, self._pbm_alg, s.srv_ref)
+            msg.protect_with_mac(secret, self._response_mac_alg() or self._pbm_alg, s.srv_ref)
         elif s.srv_signer is not None and s.srv_cert is not None:
             from cmpkit.core import protection
             own = [s.srv_cert] + self._chain()
@@ -555,6 +674,12 @@ class CmpServer:
             if extra:
                 msg.set_extra_certs(extra)
         return msg
+
+    def _response_mac_alg(self) -> Optional[bytes]:
+        """PBMAC1 with the request's parameters and a fresh salt when the request is PBMAC1-protected
+        (RFC 9481 6.1.2), else None (PBM, OpenSSL's only MAC)."""
+        from cmpkit.core import protection
+        return protection.pbmac1_with_fresh_salt(self._request_alg) if self._request_alg else None
 
     def _chain(self) -> list:
         """The server certificate's issuer chain from -srv_untrusted, without self-signed

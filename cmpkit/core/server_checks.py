@@ -14,11 +14,12 @@ from cmpkit.core import bodies, der
 from cmpkit.core.message import PKIMessage, name_from_general_name
 from cmpkit.errors import CmpError, ConfigError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 # PKIStatus and PKIFailureInfo bit numbers used here (RFC 9810 5.2.3)
 ACCEPTED, REJECTION, WAITING = 0, 2, 3
 BAD_ALG, BAD_REQUEST, BAD_DATA_FORMAT, BAD_POP = 0, 2, 5, 9
+BAD_MESSAGE_CHECK = 1
 MAX_FAILURE_BIT = 26
 
 # Error library codes and reason numbers as OpenSSL packs them into errorCode:
@@ -35,6 +36,7 @@ REASONS = {
     "sender generalname type not supported": 150, "transactionid unmatched": 152,
     "unexpected pkibody": 133, "unexpected pvno": 153, "wrong certid": 189, "wrong pbm value": 155,
     "error creating certrep": 117,
+    "unexpected certprofile": 196,  # openssl 3.3+
 }
 CRMF_REASONS = {"bad pbm iterationcount": 100, "popo inconsistent public key": 126,
                 "popo missing": 121, "popo missing public key": 118, "popo missing subject": 119,
@@ -44,9 +46,10 @@ CRMF_REASONS = {"bad pbm iterationcount": 100, "popo inconsistent public key": 1
 class Failure(Exception):
     """A request the server answers with an error message (OpenSSL's error queue entry)."""
 
-    def __init__(self, reason: str, data: Optional[str] = None, lib: int = LIB_CMP):
+    def __init__(self, reason: str, data: Optional[str] = None, lib: int = LIB_CMP, bit: int = None):
         super().__init__(reason + (f": {data}" if data else ""))
         self.reason, self.data, self.lib = reason, data, lib
+        self.bit = BAD_REQUEST if bit is None else bit   # the PKIFailureInfo bit (OpenSSL: badRequest)
 
     @property
     def code(self) -> int:
@@ -120,8 +123,8 @@ class ProtectionCheck:
             req.verify_mac(self.s.srv_secret)
         except ProtectionError as exc:
             log.warning("verifying PBM-based CMP message protection failed")
-            if "iteration" in str(exc):
-                raise Failure("bad pbm iterationcount", lib=LIB_CRMF) from None
+            if "iteration" in str(exc):  # PBM or PBMAC1 count out of bounds, refused before hashing
+                raise Failure("bad pbm iterationcount", lib=LIB_CRMF, bit=BAD_MESSAGE_CHECK) from None
             raise Failure("wrong pbm value") from None
         log.debug("successfully validated PBM-based CMP message protection")
 
@@ -218,7 +221,8 @@ def verify_popo(req: PKIMessage, crm, accept_raverified: bool) -> None:
             raise PopoFailure("request not accepted") from None
         try:  # a key type (ML-DSA, SLH-DSA ...) this server cannot verify: badAlg, not badPOP
             kind = protection.key_type(csr.public_key())
-            ok = csr.is_signature_valid
+            ok = _ml_dsa_csr_valid(req.body_content, csr) if kind.startswith("ml-dsa") \
+                else csr.is_signature_valid
         except (UnsupportedAlgorithm, CmpError):
             raise PopoFailure("unsupported algorithm", BAD_ALG) from None
         except (ValueError, TypeError):  # a malformed key
@@ -246,6 +250,17 @@ def verify_popo(req: PKIMessage, crm, accept_raverified: bool) -> None:
             raise PopoFailure("popo missing subject")
         signed = crm.cert_request_der
     check_popo_signature(spki, crm.popo_alg, signed, crm.popo_signature)
+
+
+def _ml_dsa_csr_valid(csr_der: bytes, csr) -> bool:
+    """The self-signature of an ML-DSA CSR, which cryptography's is_signature_valid refuses."""
+    from cmpkit.core import der, protection
+    try:
+        protection.verify_signature(csr.public_key(), der.children(csr_der)[1], csr.tbs_certrequest_bytes,
+                                    csr.signature)
+    except CmpError:
+        return False
+    return True
 
 
 def check_popo_signature(spki: bytes, alg: bytes, signed: bytes, signature: bytes) -> None:

@@ -172,7 +172,9 @@ def _load_pkcs12(data: bytes, password: _Password, path: str, what: str):
     try:
         return parse(secret)
     except ValueError:
-        raise _error(what, path, "wrong pass phrase or corrupt PKCS#12 file") from None
+        # cryptography (48) cannot read an ML-DSA key from PKCS#12 either, and says the same
+        raise _error(what, path, "wrong pass phrase or corrupt PKCS#12 file (or an ML-DSA key, which the "
+                     "installed cryptography cannot read from PKCS#12: use a PKCS#8 PEM or DER key file)") from None
     except UnsupportedAlgorithm:
         raise _error(what, path, "unsupported algorithm in PKCS#12 file") from None
 
@@ -214,7 +216,11 @@ def load_private_key(source: str, password: Password = None, keyform: Optional[s
     if form == "ENGINE":
         return None
     path, data = _read(source, what)
-    return _private_from(path, data, _Password(password), form, what)
+    try:
+        return _private_from(path, data, _Password(password), form, what)
+    except CredentialError:
+        _refuse_slh_dsa(path, data, what)
+        raise
 
 
 def load_public_key(source: str, password: Password = None, keyform: Optional[str] = None,
@@ -225,6 +231,14 @@ def load_public_key(source: str, password: Password = None, keyform: Optional[st
     if form == "ENGINE":
         return None
     path, data = _read(source, what)
+    try:
+        return _public_from(path, data, password, form, what)
+    except CredentialError:
+        _refuse_slh_dsa(path, data, what)
+        raise
+
+
+def _public_from(path: str, data: bytes, password: Password, form: Optional[str], what: str):
     pem = _is_pem(data)
     _check_binary_form(form, pem, path, what)
     if pem:
@@ -250,6 +264,38 @@ def load_public_key(source: str, password: Password = None, keyform: Optional[st
     raise _error(what, path, "not a public or private key in PEM, DER or PKCS#12 format")
 
 
+# ---------------------------------------------------------------- SLH-DSA: recognised, refused
+# DER of the SLH-DSA OIDs 2.16.840.1.101.3.4.3.20-31 (RFC 9909) but the last octet (0x14-0x1F)
+_SLH_DSA_OID_HEAD = bytes.fromhex("06096086480165030403")
+
+
+def _contains_slh_dsa(data: bytes) -> bool:
+    """Whether DER (or the PEM blocks of) ``data`` names an SLH-DSA algorithm."""
+    chunks = [data]
+    if _is_pem(data):
+        for _label, block in _pem_blocks(data):
+            body = block.split(b"-----", 2)[2].rsplit(b"-----END", 1)[0]
+            try:
+                chunks.append(base64.b64decode(b"".join(line for line in body.split() if b":" not in line)))
+            except ValueError:
+                pass
+    for chunk in chunks:
+        pos = chunk.find(_SLH_DSA_OID_HEAD)
+        while pos >= 0:
+            last = chunk[pos + len(_SLH_DSA_OID_HEAD):pos + len(_SLH_DSA_OID_HEAD) + 1]
+            if last and 0x14 <= last[0] <= 0x1F:
+                return True
+            pos = chunk.find(_SLH_DSA_OID_HEAD, pos + 1)
+    return False
+
+
+def _refuse_slh_dsa(path: str, data: bytes, what: str) -> None:
+    """CredentialError if ``data`` holds an SLH-DSA key or certificate (cryptography lacks SLH-DSA)."""
+    if _contains_slh_dsa(data):
+        from cmpkit.core.algs import SLH_DSA_UNSUPPORTED
+        raise _error(what, path, SLH_DSA_UNSUPPORTED) from None
+
+
 def _cert_der(der: bytes) -> bytes:
     return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.DER)
 
@@ -272,6 +318,17 @@ def load_certs(source: str, password: Password = None, certform: Optional[str] =
     if form == "ENGINE":
         raise ConfigError(f"cannot load {what}: ENGINE is not a certificate format")
     path, data = _read(source, what)
+    try:
+        certs = _certs_from(path, data, password, form, what)
+    except CredentialError:
+        _refuse_slh_dsa(path, data, what)
+        raise
+    for cert in certs:
+        _refuse_slh_dsa(path, cert, what)
+    return certs
+
+
+def _certs_from(path: str, data: bytes, password: Password, form: Optional[str], what: str) -> list[bytes]:
     pem = _is_pem(data)
     _check_binary_form(form, pem, path, what)
     if pem:

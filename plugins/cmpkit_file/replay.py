@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from cmpkit import ReplayedResponse, Transport, write_atomically
 from cmpkit.errors import CmpError, TransferError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.transport")
 
 
 def _names(cfg, name: str) -> list[str]:

@@ -41,7 +41,7 @@ import logging
 import threading
 from typing import Callable, Optional
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 CONTENT_TYPE = "application/pkixcmp"
 MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB

@@ -1,7 +1,7 @@
 """The client's HTTP(S) transport: -server/-path/-proxy/-no_proxy parsing as openssl does, keep-alive, timeouts and TLS.
 
-:class:`HttpTransport` is the :class:`cmpkit.types.Transport` that the ``cmpkit_get_transport``
-hook hands to the shell. It POSTs each request with
+:class:`HttpTransport` is the :class:`cmpkit.types.Transport` that the ``cmpkit_transport_schemes``
+hook hands to the shell for the schemes http and https of ``-server``. It POSTs each request with
 ``Content-Type: application/pkixcmp`` over one ``httpx.Client`` with the
 :class:`~cmpkit_http.transport.Http1Transport` (so a transaction reuses its connection, also
 when the server answers HTTP/1.0 with keep-alive as openssl does) and turns every failure into a one-line :class:`~cmpkit.errors.TransferError`.
@@ -35,7 +35,7 @@ from typing import Optional
 
 from cmpkit.errors import ConfigError, CredentialError, TransferError
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.transport")
 
 CONTENT_TYPE = "application/pkixcmp"
 DEFAULT_MSG_TIMEOUT = 0  # seconds (0 = none) when -msg_timeout is not given, as openssl 3.0 does

@@ -13,9 +13,8 @@ from cmpkit.core.options import Option
 _URL = "[http[s]://][userinfo@]host[:port][/path][?query][#fragment]"
 
 OPTIONS = (
-    # ---- message transfer (-recipient and -total_timeout are the core's)
-    Option("server", "str", "CMP server to contact over HTTP(S); default port 80, or 443 with https",
-           TRANSFER, _URL, order=28),
+    # ---- message transfer (-server, -recipient and -total_timeout are the core's; the schemes http and https
+    # of -server are this plugin's)
     Option("proxy", "str", "HTTP(S) proxy for reaching -server. Default from http_proxy/https_proxy environment",
            TRANSFER, _URL, order=29),
     Option("no_proxy", "str", "Servers not to reach through the proxy. Default from no_proxy/NO_PROXY environment",

@@ -1,4 +1,4 @@
-"""The http plugin's hooks: HTTP(S) transport for -server, the HTTP front of the mock server for -port,
+"""The http plugin's hooks: HTTP(S) transport for -server (the schemes http and https), the HTTP front of the mock server for -port,
 and the options of both (:mod:`cmpkit_http.options`: -server, -proxy, -no_proxy, -path, -keep_alive,
 -msg_timeout, the -tls_* options, -max_msgs and the extensions -srv_tls_cert/-srv_tls_key/-srv_tls_keypass
 and the limits of -port: -srv_request_timeout, -srv_idle_timeout, -srv_max_conns, and -srv_workers).
@@ -16,13 +16,16 @@ def cmpkit_options():
     return OPTIONS
 
 
-@hookimpl
-def cmpkit_get_transport(config, ctx):
-    # -use_mock_srv is the mock plugin's option: absent when that plugin is blocked
-    if not config.get("server") or ("use_mock_srv" in config and config.get("use_mock_srv")):
-        return None
+def open_http(url, config, ctx):
+    """The HTTP(S) transport to ``-server`` (``url``), configured by the run's http options."""
     from .client import HttpTransport
     return HttpTransport(config, ctx)
+
+
+@hookimpl
+def cmpkit_transport_schemes():
+    """http and https (and a -server without a scheme, which means http)."""
+    return {"http": open_http, "https": open_http}
 
 
 @hookimpl

@@ -40,7 +40,7 @@ from cmpkit.errors import ConfigError, CredentialError
 from .asgi import (CONTENT_TYPE, MAX_REQUEST, SERVED_PATHS, TARGET_KEY, CmpAsgiApp, MessageCounter,  # noqa: F401
                    der_sequence_length, request_path)
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.server")
 
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100  # header lines, as http.client allows

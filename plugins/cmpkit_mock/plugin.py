@@ -8,7 +8,7 @@ import logging
 from cmpkit.errors import ConfigError
 from cmpkit import hookimpl
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.mock")
 
 
 @hookimpl
@@ -39,6 +39,18 @@ def cmpkit_get_transport(config, ctx):
     return MockTransport(build_server(config, ctx))
 
 
+def open_mock(url, config, ctx):
+    """``mock:`` URLs (e.g. ``-server mock://``): the in-process mock server, as -use_mock_srv."""
+    log.info("will contact mock server")
+    return MockTransport(build_server(config, ctx))
+
+
+@hookimpl
+def cmpkit_transport_schemes():
+    """``mock://``: the in-process mock server configured by the -srv_*/-rsp_* options."""
+    return {"mock": open_mock}
+
+
 @hookimpl
 def cmpkit_mock_server(config, ctx):
     return build_server(config, ctx).handle
@@ -53,6 +65,10 @@ def build_server(cfg, loader):
     from cmpkit.core.keys import check_key_matches_cert
 
     from .server import MockServer, MockSettings
+
+    if cfg.get("srv_ca_cert") is not None or cfg.get("srv_ca_key") is not None:  # CA mode (cmpkit_mock.ca)
+        from .ca import build_ca_server
+        return build_ca_server(cfg, loader)
 
     s = MockSettings()
     srv_ref, srv_secret = cfg.get("srv_ref"), cfg.get("srv_secret")
@@ -90,8 +106,14 @@ def build_server(cfg, loader):
     else:
         s.rsp_cert, _ = loader.cert(cfg.get("rsp_cert"), "cert to be returned by the mock server",
                                     cfg.get("keypass"))
+    _central_keygen(cfg, loader, s)
+    if cfg.get("ref_cert") is not None:  # openssl 3.2+: what rr and kur's oldCertID must name
+        s.ref_cert, _ = loader.cert(cfg.get("ref_cert"), "reference cert to be expected by the mock server",
+                                    cfg.get("otherpass"))
+    s.no_cache_extracerts = bool(cfg.get("no_cache_extracerts"))
     s.rsp_extracerts = loader.certs(cfg.get_list("rsp_extracerts"), "CMP extra certificates for mock server", other)
     s.rsp_capubs = loader.certs(cfg.get_list("rsp_capubs"), "caPubs for mock server", other)
+    _genm_answers(cfg, loader, s, other)
 
     s.poll_count = cfg.get("poll_count") or 0
     check_after = cfg.get("check_after")
@@ -118,3 +140,43 @@ def build_server(cfg, loader):
         setattr(s, flag, bool(cfg.get(flag)))
     s.policy = loader.verification_policy()
     return MockServer(s)
+
+
+def _central_keygen(cfg, loader, s) -> None:
+    """-rsp_key/-rsp_keypass: the private key the mock returns, enveloped for the requester, when a
+    request asks for central key generation (openssl 3.5's mock; not checked against -rsp_cert,
+    as a test of the client's check needs a mismatching one)."""
+    src = cfg.get("rsp_key")
+    if src is None:
+        if cfg.get("rsp_keypass") is not None:
+            log.warning("-rsp_keypass is ignored without -rsp_key")
+        return
+    signer = loader.key(src, cfg.get("rsp_keypass"), "private key to be returned by the mock server (-rsp_key)")
+    key = getattr(signer, "private_key", None)
+    if key is None:
+        raise ConfigError("-rsp_key must be a key in a file (its private key is sent to the client)")
+    s.rsp_key = key
+
+
+def _genm_answers(cfg, loader, s, other) -> None:
+    """-rsp_newwithnew, -rsp_newwithold, -rsp_oldwithnew and -rsp_crl: the mock's answers to genm
+    of type rootCaCert and crlStatusList (RFC 9480 2.3, openssl 3.2-3.4)."""
+    from cmpkit.core.genm_types import crl_from_bytes
+    from cmpkit.errors import CredentialError, DecodeError
+    for name, what in (("rsp_newwithnew", "NewWithNew cert the mock server returns in rootCaKeyUpdate"),
+                       ("rsp_newwithold", "NewWithOld cert the mock server returns in rootCaKeyUpdate"),
+                       ("rsp_oldwithnew", "OldWithNew cert the mock server returns in rootCaKeyUpdate")):
+        if cfg.get(name) is not None:
+            setattr(s, name, loader.cert(cfg.get(name), what, other)[0])
+    source = cfg.get("rsp_crl")
+    if source is not None:
+        what = "CRL to be returned by the mock server"
+        try:
+            with open(source, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise CredentialError(f"cannot load {what} from '{source}': {exc.strerror or exc}") from None
+        try:
+            s.rsp_crl = crl_from_bytes(data)
+        except DecodeError:
+            raise CredentialError(f"unable to load {what} from '{source}': not a PEM or DER CRL") from None

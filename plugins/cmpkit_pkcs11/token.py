@@ -517,6 +517,10 @@ def _companion_public_key(token: TokenSession, handle, what: str):
     return public_key_of(token, handle, what)
 
 
+# PKCS#11 3.2 key types CKK_ML_DSA and CKK_SLH_DSA: cmpkit does not sign with them in tokens
+_PQ_KEY_TYPES = {0x4A: "ML-DSA", 0x4B: "SLH-DSA"}
+
+
 def load_private_key(uri: Pkcs11Uri, get_pin: PinSource, what: str) -> TokenKey:
     """A TokenKey for the one private key ``uri`` names (logging in to its token)."""
     p11 = pykcs11()
@@ -527,6 +531,10 @@ def load_private_key(uri: Pkcs11Uri, get_pin: PinSource, what: str) -> TokenKey:
     (key_type,) = token.attributes(handle, [p11.CKA_KEY_TYPE], binary=False)
     (label_raw,) = token.attributes(handle, [p11.CKA_LABEL])
     label = (label_raw or b"").decode("utf-8", "replace")
+    if key_type in _PQ_KEY_TYPES:
+        raise CredentialError(f"cannot load {what}: {_PQ_KEY_TYPES[key_type]} keys in PKCS#11 tokens are not "
+                              f"supported (PKCS#11 3.2 mechanisms; SoftHSM2 2.6 has none): key '{label}' "
+                              f"in PKCS#11 token {token.name}")
     if key_type not in (p11.CKK_RSA, p11.CKK_EC, p11.CKK_EC_EDWARDS):
         raise CredentialError(f"cannot load {what}: unsupported key type {p11.CKK.get(key_type, key_type)} of key '{label}' "
                               f"in PKCS#11 token {token.name}")

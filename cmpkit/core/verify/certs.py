@@ -9,9 +9,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
+from ..algs import ML_DSA_OIDS
+from ..der import children
+from ..protection import _pq_key_type_of_class, _signature_params
 from .options import ANY_POLICY
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.verify")
 
 # --------------------------------------------------------------------------- names
 _SHORT_NAMES = {
@@ -112,6 +115,8 @@ def _family_of(attr: str) -> Optional[str]:
 #: signature algorithm OID -> the key type that can have made it (check_sig_alg_match)
 _SIG_FAMILIES = {oid: _family_of(attr) for attr, oid in vars(SignatureAlgorithmOID).items()
                  if isinstance(oid, x509.ObjectIdentifier) and _family_of(attr)}
+# ML-DSA (RFC 9881): the family is the parameter set, which the signature OID names
+_SIG_FAMILIES.update({x509.ObjectIdentifier(oid): kind for kind, oid in ML_DSA_OIDS.items()})
 
 
 def _key_family(key) -> Optional[str]:
@@ -120,7 +125,7 @@ def _key_family(key) -> Optional[str]:
                      (ed448.Ed448PublicKey, "ed448")):
         if isinstance(key, cls):
             return fam
-    return None
+    return _pq_key_type_of_class(type(key)) if key is not None else None
 
 
 class _Cert:
@@ -283,6 +288,11 @@ def _signature_valid(subject: _Cert, issuer: _Cert) -> bool:
         elif isinstance(key, dsa.DSAPublicKey):
             key.verify(c.signature, c.tbs_certificate_bytes, c.signature_hash_algorithm)
         elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            key.verify(c.signature, c.tbs_certificate_bytes)
+        elif issuer.key_family in ML_DSA_OIDS and subject.sig_family == issuer.key_family:
+            # cryptography's verify_directly_issued_by refuses ML-DSA: the signature over the TBS
+            # (parameters must be absent: _signature_params checks that)
+            _signature_params(children(subject.der)[1])
             key.verify(c.signature, c.tbs_certificate_bytes)
         else:
             return False

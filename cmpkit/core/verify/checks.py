@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
+from ..protection import _pq_key_type_of_class
 from .certs import (NS_ANY_CA, NS_SMIME, NS_SMIME_CA, NS_SSL_CA, NS_SSL_CLIENT, NS_SSL_SERVER, _Cert,
                     _san_values, _subject_values, _tbs_fields)
 from .options import VerifyOptions
@@ -99,6 +100,8 @@ def _check_purpose(c: _Cert, purpose: str, require_ca: bool) -> int:
 
 # --------------------------------------------------------------------------- key strength
 _MINBITS = (80, 112, 128, 192, 256)
+# ML-DSA security strength (FIPS 204 categories 2, 3, 5 -> 128, 192, 256 bits, as OpenSSL counts them)
+_ML_DSA_BITS = {"ml-dsa-44": 128, "ml-dsa-65": 192, "ml-dsa-87": 256}
 
 
 def _ifc_security_bits(n: int) -> int:
@@ -130,7 +133,7 @@ def _key_security_bits(key) -> int:
         return 128
     if isinstance(key, ed448.Ed448PublicKey):
         return 224
-    return 0
+    return _ML_DSA_BITS.get(_pq_key_type_of_class(type(key)), 0)
 
 
 def _sig_security_bits(c: _Cert) -> int:
@@ -138,6 +141,8 @@ def _sig_security_bits(c: _Cert) -> int:
         return 128
     if c.sig_family == "ed448":
         return 224
+    if c.sig_family in _ML_DSA_BITS:
+        return _ML_DSA_BITS[c.sig_family]
     try:
         h = c.cert.signature_hash_algorithm
     except Exception:  # noqa: BLE001 - unsupported algorithm

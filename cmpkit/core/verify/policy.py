@@ -11,7 +11,7 @@ from .options import ENROLLED, PURPOSES, VerifyOptions
 from .path import _Ctx
 from .reasons import _Fail
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.verify")
 
 
 def verify_chain(cert_der: bytes, untrusted: Sequence[bytes], trusted: Sequence[bytes],

@@ -7,7 +7,7 @@ from typing import Optional
 from .options import ANY_POLICY, VerifyOptions
 from .reasons import Reason, _Fail
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.verify")
 
 
 def check_policy(chain: list, opts: VerifyOptions) -> None:

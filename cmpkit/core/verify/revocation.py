@@ -12,7 +12,7 @@ from .certs import _Cert, _check_akid, _likely_issued, _name_key
 from .checks import _ku_reject
 from .reasons import Reason, _Fail
 
-log = logging.getLogger("cmpkit")
+log = logging.getLogger("cmpkit.verify")
 
 CRL_NOCRITICAL, CRL_SCOPE, CRL_TIME, CRL_ISSUER_NAME = 0x100, 0x080, 0x040, 0x020
 CRL_ISSUER_CERT, CRL_SAME_PATH, CRL_AKID, CRL_TIME_DELTA = 0x018, 0x008, 0x004, 0x002

@@ -1,0 +1,1 @@
+"""cmpkit-filedrop: CMP messages carried as files in a drop directory (``filedrop://DIR``)."""
