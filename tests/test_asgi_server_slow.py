@@ -100,3 +100,42 @@ def test_srv_workers_option_errors():
     r = run(CMPKIT + ["-config", "", "-port", "0", "-srv_ref", "1", "-srv_secret", "pass:x", "-srv_workers", "0"])
     assert r.returncode == 1 and "srv_workers" in r.stderr and "Traceback" not in r.stderr
     assert os.linesep not in r.stderr.strip()
+
+
+def _ca_args(p, db=None):
+    from .pki import pem_key
+    key = p.dir / "issuing.key"
+    if not key.exists():
+        key.write_bytes(pem_key(p.objs["issuing_key"]))
+    return ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-srv_ca_cert", p.path("issuing"),
+            "-srv_ca_key", str(key), "-srv_trusted", p.path("root")] + (["-srv_db", str(db)] if db else [])
+
+
+def test_ca_mode_workers_share_the_database(pki, openssl, tmp_path):
+    """CA mode with -srv_workers 2: each worker its own connection to -srv_db; concurrent openssl
+    clients (certConf on the kept connection) all get certificates, with serial numbers never repeated."""
+    from cryptography import x509
+    with Server(CMPKIT + _ca_args(pki, tmp_path / "ca.sqlite") + ["-srv_workers", "2"]) as server:
+        server.pki = pki
+        time.sleep(0.5)
+        assert len(_children(server.proc.pid)) == 2
+        outs = [tmp_path / f"c{i}.pem" for i in range(6)]
+        results = []
+
+        def client(out):
+            argv = _openssl_ir(openssl, server)
+            argv[argv.index("/dev/null")] = str(out)
+            results.append(run(argv))
+        threads = [threading.Thread(target=client, args=(out,)) for out in outs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert [r.returncode for r in results] == [0] * 6, [r.stderr[-300:] for r in results]
+        serials = {x509.load_pem_x509_certificate(out.read_bytes()).serial_number for out in outs}
+        assert len(serials) == 6
+
+
+def test_ca_mode_workers_need_a_database_file(pki):
+    r = run(CMPKIT + _ca_args(pki) + ["-port", "0", "-srv_workers", "2"])
+    assert r.returncode == 1 and "-srv_db" in r.stderr and "Traceback" not in r.stderr

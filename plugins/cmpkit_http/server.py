@@ -514,6 +514,9 @@ def make_server(cfg, handler: Callable[[bytes], bytes], loader=None, host: Optio
         raise ConfigError(f"-srv_workers must be at least 1, not {workers}")
     if workers > 1 and not hasattr(os, "fork"):
         raise ConfigError("-srv_workers above 1 needs a system with fork()")
+    if workers > 1 and _option(cfg, "srv_ca_cert") is not None and not _option(cfg, "srv_db"):
+        raise ConfigError("-srv_workers above 1 in CA mode needs -srv_db, a database file the workers share "
+                          "(with a CA state in memory per worker, serial numbers would repeat)")
     return CmpHttpServer(port, handler, max_msgs, server_ssl_context(cfg, loader), host, limits_of(cfg), workers)
 
 
