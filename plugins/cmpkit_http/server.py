@@ -7,7 +7,10 @@ port), and answers each POST with ``Content-Type: application/pkixcmp``; the pat
 answers to faulty requests are the ASGI application's (:mod:`cmpkit_http.asgi`). Unlike openssl's
 it serves several clients at once, may serve HTTPS with the cmpkit extension options
 ``-srv_tls_cert``/``-srv_tls_key``/``-srv_tls_keypass``, and with ``-srv_workers N`` runs N worker
-processes on the one listening socket (each with its own copy of the mock server's state).
+processes on the one listening socket (each with its own copy of the mock server's state; the CA
+mode needs ``-srv_db`` then, a database file the workers share, and each worker opens its own
+connection to it). ``-max_msgs`` counts over all workers; when one worker ends, the others are
+ended; workers end with the process that forked them.
 
 uvicorn is used with its httptools parser and uvloop where installed (the ``fast`` extra), else
 with h11 and asyncio. A small protocol wrapper (:func:`guarded_protocol`) adds what uvicorn does
@@ -17,7 +20,9 @@ byte (else ``408``; uvicorn has no deadline for a request), a connection may wai
 ``-srv_idle_timeout`` seconds before its first request and between requests (uvicorn's
 keep-alive timeout covers only the latter), beyond ``-srv_max_conns`` open connections a new one
 gets ``503`` at once (uvicorn's ``limit_concurrency`` answers only once a request arrived), a
-request head is limited to :data:`MAX_HEAD` bytes and :data:`MAX_HEADERS` lines (``431``), and an
+request head is limited to :data:`MAX_HEAD` bytes and :data:`MAX_HEADERS` lines (``431``), the TLS
+handshake must end within ``-srv_request_timeout`` too (uvicorn leaves asyncio's 60 s), a response
+leaves in one write (uvicorn writes head and body apart), and an
 HTTP/1.0 client asking for keep-alive (``openssl cmp`` does) keeps its connection (uvicorn closes
 it; with h11 this is not possible: install the ``fast`` extra). Malformed HTTP gets ``400`` from
 uvicorn and the server keeps serving. ``-max_msgs N`` stops the server after N CMP messages;
