@@ -7,7 +7,10 @@ so that every transaction is one request and one response (openssl's mock server
 transaction at a time; interleaved certConfs of concurrent clients would be refused).
 Throughput = C x R / wall time of the whole batch; higher is better.
 Usage: python bench/throughput.py [R] [ROUNDS] [CLIENTS...]
+CMPKIT_BENCH_SERVER_ARGS adds options to cmpkit's server only (e.g. "-srv_workers 2").
 """
+import os
+import shlex
 import subprocess
 import sys
 import time
@@ -55,7 +58,8 @@ def main():
     p = make_pki()
     srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", p.path("issued"),
            "-grant_implicitconf"]
-    servers = {tool: Server(TOOLS[tool] + srv) for tool in TOOLS}
+    extra = {"cmpkit": shlex.split(os.environ.get("CMPKIT_BENCH_SERVER_ARGS", ""))}
+    servers = {tool: Server(TOOLS[tool] + srv + extra.get(tool, [])) for tool in TOOLS}
     try:
         rows = []
         for clients in CLIENTS:

@@ -112,6 +112,9 @@ class LoadContext(Protocol):
     def csr(self, source: str, what: str) -> bytes:
         """The DER of the PKCS#10 request ``source`` names."""
 
+    def crl(self, source: str, what: str) -> bytes:
+        """The DER of the (first) CRL in the PEM or DER file ``source``; CredentialError naming ``what``."""
+
     def verification_policy(self) -> VerificationPolicy:
         """The run's verification policy (a plugin's, else the bundled OpenSSL-like one)."""
 

@@ -49,3 +49,21 @@ def test_user_program_runs(pki, tmp_path):
                        capture_output=True, text=True, env=e, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["CN=leaf", "1.3.6.1.5.5.7.4.17"] and r.stderr == ""
+
+
+# ---- the pytest plugin's user file (tests/user_fixture_example.py, run by tests/test_pytest_plugin.py)
+FIXTURE_USER = TESTS / "user_fixture_example.py"
+
+
+def test_user_fixture_file_and_the_plugin_pass_mypy_strict(tmp_path):
+    r = mypy(tmp_path, FIXTURE_USER, ROOT / "cmpkit" / "pytest_plugin.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_fixture_value_type_reaches_the_user(tmp_path):
+    """CmpTestServer's attributes are typed for the user's code: a certificate given as the URL is reported."""
+    wrong = tmp_path / "wrong_fixture_user.py"
+    wrong.write_text(FIXTURE_USER.read_text().replace("cmpkit.Client(cmp_server.url,", "cmpkit.Client(cmp_server.ca_certificate,"))
+    assert "cmpkit.Client(cmp_server.ca_certificate," in wrong.read_text()
+    r = mypy(tmp_path, wrong)
+    assert r.returncode == 1 and 'Argument 1 to "Client" has incompatible type "Certificate"' in r.stdout, r.stdout + r.stderr

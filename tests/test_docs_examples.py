@@ -19,7 +19,7 @@ SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"  # the path pkcs11.rst gives pkc
 
 
 def test_pages_with_examples():
-    assert {"quickstart.rst", "plugins.rst", "pkcs11.rst", "differences.rst"} <= set(runnable_pages())
+    assert {"quickstart.rst", "plugins.rst", "pkcs11.rst", "differences.rst", "testing.rst", "api.rst"} <= set(runnable_pages())
 
 
 @pytest.mark.parametrize("page", pages())

@@ -66,15 +66,7 @@ def pyasn1_pbmac1(salt: bytes, iterations: int, key_length: int, prf: str, mac: 
     return encode(alg)
 
 
-@pytest.fixture(autouse=True)
-def cli_err(monkeypatch, capsys):
-    """What cli.main prints to stderr: its handler is added on capsys' stream and removed after the
-    test, with the logger's propagation (other tests' caplog needs it)."""
-    import logging
-    logger = logging.getLogger("cmpkit")
-    monkeypatch.setattr(logger, "handlers", [])
-    monkeypatch.setattr(logger, "propagate", logger.propagate)
-    return lambda: capsys.readouterr().err
+from .test_pq import cli_err  # noqa: F401  (an autouse fixture: stderr of cli.main)
 
 
 # ---------------------------------------------------------------- parameters vs RFC 8018 schema

@@ -52,6 +52,10 @@ class Loader:
         from .files import read_bytes
         return read_bytes(source, what)
 
+    def crl(self, source: str, what: str) -> bytes:
+        from .genm import load_crl_file
+        return load_crl_file(source, what)
+
     # -- through the plugins' hooks
     def _through(self, hook_name: str, source: str, what: str, **kwargs):
         got = getattr(self.hook, hook_name)(source=source, what=what, ctx=self, **kwargs)

@@ -29,6 +29,9 @@ TEMPLATE_OPTIONS = ("template", "keyspec")
 def configure(cfg, loader, s) -> None:
     """openssl's checks and request contents for -infotype with specific support (settings ``s``)."""
     infotype = cfg.get("infotype") if s.cmd == "genm" else None
+    if infotype is not None and infotype not in SPECIFIC:  # openssl 3.4's do_genm (a plain genm
+        # stays silent, as openssl 3.0: 3.4's "no -infotype option given for genm" is not given)
+        log.warning("No specific support for -infotype %s available", infotype)
     if infotype != "rootCaCert":
         for name in ROOT_OPTIONS:
             if cfg.get(name) is not None:

@@ -68,7 +68,7 @@ def build_certificate(signing_key, *, subject, issuer, subject_public_key, seria
                       not_before: datetime.datetime, not_after: datetime.datetime,
                       ca: bool = False, path_len: int | None = None, key_usages=None,
                       issuer_public_key=None, extra_extensions=(), digest: str | None = "sha256",
-                      pss: bool = False) -> bytes:
+                      pss: bool = False, authority_key_id: bytes | None = None) -> bytes:
     """A DER certificate (v3) signed with ``signing_key``.
 
     :param signing_key: a cryptography private key or a Signer (anything with ``sign`` and
@@ -76,6 +76,8 @@ def build_certificate(signing_key, *, subject, issuer, subject_public_key, seria
     :param subject, issuer: ``x509.Name`` or Name DER.
     :param issuer_public_key: for the authorityKeyIdentifier; default: the signing key's (None
         in a self-signed certificate, which gets no AKI, as cryptography's builder does by default).
+    :param authority_key_id: the keyIdentifier of the AKI, when the issuer's certificate has a
+        subjectKeyIdentifier (RFC 5280 4.2.1.1: the AKI repeats it); default: computed from the key.
     :param key_usages: keyUsage bit names; default keyCertSign+cRLSign+digitalSignature for a CA,
         digitalSignature for an end entity.
     :param extra_extensions: complete Extension DERs (see :func:`extension`).
@@ -93,7 +95,7 @@ def build_certificate(signing_key, *, subject, issuer, subject_public_key, seria
     exts = [basic_constraints(ca, path_len), key_usage(*key_usages),
             extension(_SKI, False, der.tlv(0x04, key_identifier(subject_public_key)))]
     if not self_signed:
-        aki = key_identifier(issuer_public_key or signer.public_key())
+        aki = authority_key_id or key_identifier(issuer_public_key or signer.public_key())
         exts.append(extension(_AKI, False, der.sequence(der.tlv(0x80, aki))))
     exts.extend(extra_extensions)
     tbs = der.sequence(

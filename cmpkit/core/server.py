@@ -59,6 +59,10 @@ def _central_keygen_requested(crm) -> Optional[bool]:
     return crm.popo is None
 
 
+#: public name for the CA mode (cmpkit.core.ca.keygen)
+central_keygen_requested = _central_keygen_requested
+
+
 def _upper(body_type: str) -> str:
     return BODY_NAMES.get(body_type, body_type.upper())
 

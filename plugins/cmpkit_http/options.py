@@ -54,4 +54,9 @@ OPTIONS = (
            "Default 60", MOCK, metavar="secs", extension=True, minimum=1),
     Option("srv_max_conns", "int", "Connections to -port open at once; more get 503 at once. Default 100",
            MOCK, metavar="n", extension=True, minimum=1),
+    # ---- -port's worker processes (uvicorn front)
+    Option("srv_workers", "int", "Worker processes serving -port, to use every core. Default 1. Each worker "
+           "has its own in-memory mock state, so a transaction must complete on one worker unless a shared store "
+           "is used: with N > 1 the OpenSSL-compatible mock needs keep-alive for polling and certConf", MOCK, metavar="n",
+           extension=True, minimum=1),
 )

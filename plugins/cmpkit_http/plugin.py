@@ -1,7 +1,7 @@
 """The http plugin's hooks: HTTP(S) transport for -server (the schemes http and https), the HTTP front of the mock server for -port,
 and the options of both (:mod:`cmpkit_http.options`: -server, -proxy, -no_proxy, -path, -keep_alive,
 -msg_timeout, the -tls_* options, -max_msgs and the extensions -srv_tls_cert/-srv_tls_key/-srv_tls_keypass
-and the limits of -port: -srv_request_timeout, -srv_idle_timeout, -srv_max_conns).
+and the limits of -port: -srv_request_timeout, -srv_idle_timeout, -srv_max_conns, and -srv_workers).
 
 Nothing heavy is imported here: httpx, ssl and the server code load only when a hook is used.
 """

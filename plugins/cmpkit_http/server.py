@@ -1,37 +1,39 @@
-"""The HTTP front of the mock server (-port, -max_msgs): POSTed DER requests in, DER responses out.
+"""The HTTP front of the mock server (-port, -max_msgs, -srv_workers): :class:`cmpkit_http.asgi.CmpAsgiApp`
+served by uvicorn.
 
-Like ``openssl cmp -port``, it listens on all interfaces (IPv6 and IPv4 where possible),
-prints ``ACCEPT <addr>:<port> PID=<pid>`` on stdout once it accepts connections (``-port 0``
-picks a free port), and answers each POST with ``Content-Type: application/pkixcmp``.
-Unlike openssl's it serves several clients at once (one asyncio loop; the handler answers
-one request at a time), and may serve HTTPS with the cmpkit extension options
-``-srv_tls_cert``/``-srv_tls_key``/``-srv_tls_keypass``.
+Like ``openssl cmp -port``, it listens on all interfaces (IPv6 and IPv4 where possible), prints
+``ACCEPT <addr>:<port> PID=<pid>`` on stdout once it accepts connections (``-port 0`` picks a free
+port), and answers each POST with ``Content-Type: application/pkixcmp``; the paths served and the
+answers to faulty requests are the ASGI application's (:mod:`cmpkit_http.asgi`). Unlike openssl's
+it serves several clients at once, may serve HTTPS with the cmpkit extension options
+``-srv_tls_cert``/``-srv_tls_key``/``-srv_tls_keypass``, and with ``-srv_workers N`` runs N worker
+processes on the one listening socket (each with its own copy of the mock server's state; the CA
+mode needs ``-srv_db`` then, a database file the workers share, and each worker opens its own
+connection to it). ``-max_msgs`` counts over all workers; when one worker ends, the others are
+ended; workers end with the process that forked them.
 
-Like openssl's (3.0, ``apps/lib/http_server.c`` and ``cmp_server()`` in ``apps/cmp.c``) it
-serves only the paths in :data:`SERVED_PATHS`, so that a client is tested against the path it
-will use: the request target must begin with ``/`` (else ``400``), is %-decoded (a malformed
-escape is ``400``), loses that ``/``, any further leading ``/`` and a doubled trailing ``/``,
-and must then be, case-sensitively, empty or ``pkix/`` (``POST /``, ``POST /pkix/``,
-``POST //pkix//`` and ``POST /%70kix/`` are served; ``/pkix``, ``/PKIX/``, ``/pkix/?q`` are
-not). Another path gets ``404 Not Found``, checked after the body was read and found DER as
-openssl does, and, as with openssl, counts as a message for ``-max_msgs``.
-
-Requests that are not a single DER SEQUENCE, lack a Content-Length or exceed
-:data:`MAX_REQUEST` bytes get ``400 Bad Request`` (and the connection is closed), other
-methods ``405``/``501``; the server keeps serving. ``-max_msgs N`` stops it after N CMP
-messages were answered. Nothing is printed for a client's faults beyond a log line.
-
-No client can hold the server (:class:`Limits`, set with the extension options below): a
-request must arrive whole, head and body, within ``-srv_request_timeout`` seconds of its
-first byte (else ``408``), a connection may wait ``-srv_idle_timeout`` seconds between
-requests, and beyond ``-srv_max_conns`` open connections a new one gets ``503`` at once.
+uvicorn is used with its httptools parser and uvloop where installed (the ``fast`` extra), else
+with h11 and asyncio. A small protocol wrapper (:func:`guarded_protocol`) adds what uvicorn does
+not offer, so that no client can hold the server (:class:`Limits`, set with the extension options):
+a request must arrive whole, head and body, within ``-srv_request_timeout`` seconds of its first
+byte (else ``408``; uvicorn has no deadline for a request), a connection may wait
+``-srv_idle_timeout`` seconds before its first request and between requests (uvicorn's
+keep-alive timeout covers only the latter), beyond ``-srv_max_conns`` open connections a new one
+gets ``503`` at once (uvicorn's ``limit_concurrency`` answers only once a request arrived), a
+request head is limited to :data:`MAX_HEAD` bytes and :data:`MAX_HEADERS` lines (``431``), the TLS
+handshake must end within ``-srv_request_timeout`` too (uvicorn leaves asyncio's 60 s), a response
+leaves in one write (uvicorn writes head and body apart), and an
+HTTP/1.0 client asking for keep-alive (``openssl cmp`` does) keeps its connection (uvicorn closes
+it; with h11 this is not possible: install the ``fast`` extra). Malformed HTTP gets ``400`` from
+uvicorn and the server keeps serving. ``-max_msgs N`` stops the server after N CMP messages;
+SIGTERM and Ctrl-C stop it after the responses under way were sent.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import re
+import signal
 import socket
 import ssl
 import sys
@@ -40,85 +42,13 @@ from typing import Callable, Optional
 
 from cmpkit.errors import ConfigError, CredentialError
 
+from .asgi import (CONTENT_TYPE, MAX_REQUEST, SERVED_PATHS, TARGET_KEY, CmpAsgiApp, MessageCounter,  # noqa: F401
+                   der_sequence_length, request_path)
+
 log = logging.getLogger("cmpkit.server")
 
-CONTENT_TYPE = "application/pkixcmp"
-MAX_REQUEST = 100 * 1024  # bytes; a CMP request is a few kB
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100  # header lines, as http.client allows
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_HEX = b"0123456789abcdefABCDEF"
-SERVED_PATHS = ("", "pkix/")  # what openssl cmp -port serves (apps/cmp.c), compared case-sensitively
-_OTHER_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"}  # answered 405, others 501
-
-
-def der_sequence_length(data: bytes) -> Optional[int]:
-    """Total length of the DER SEQUENCE at the start of ``data`` (None if it is not one)."""
-    if len(data) < 2 or data[0] != 0x30:
-        return None
-    first = data[1]
-    if first < 0x80:
-        return 2 + first
-    n = first & 0x7F
-    if n == 0 or n > 4 or len(data) < 2 + n:
-        return None
-    return 2 + n + int.from_bytes(data[2:2 + n], "big")
-
-
-def request_path(target: bytes) -> Optional[str]:
-    """The path that openssl's HTTP server derives from a request target, None if it refuses it (400).
-
-    As ``http_server_get_asn1_req()``: the target must begin with ``/``, which is dropped; it is
-    %-decoded in place (a ``%`` not followed by two hex digits is an error); then every further
-    leading ``/`` is dropped and a trailing ``//`` (or ``///``...) shortened to one ``/``, that
-    last step on the buffer as it was before decoding, as openssl's C does.
-    """
-    if not target.startswith(b"/"):
-        return None
-    buf = bytearray(target[1:]) + b"\0"
-    end = len(buf) - 1  # openssl's 'end' stays at the end of the target as it was before decoding
-    out = i = 0
-    while i < end:
-        if buf[i] != 0x25:  # '%'
-            buf[out] = buf[i]
-            i += 1
-        elif i + 2 < end and buf[i + 1] in _HEX and buf[i + 2] in _HEX:
-            buf[out] = int(buf[i + 1:i + 3], 16)
-            i += 3
-        else:
-            return None
-        out += 1
-    buf[out] = 0
-    start = 0
-    while buf[start] == 0x2F:  # '/'
-        start += 1
-    while end >= start + 2 and buf[end - 2] == 0x2F and buf[end - 1] == 0x2F:
-        end -= 1
-    buf[end] = 0
-    return bytes(buf[start:buf.index(0, start)]).decode("latin-1")
-
-
-def _header_fields(block: bytes):
-    """{lower-case name: value} of the header lines (RFC 9112 5), or a str saying what is wrong.
-
-    Written out rather than through http.client.parse_headers, whose email parser is most of
-    the cost of a small request; obsolete line folding is refused, as RFC 9112 allows.
-    """
-    fields: dict = {}
-    if not block:
-        return fields
-    lines = block.split(b"\n")
-    if len(lines) > MAX_HEADERS:
-        return f"over {MAX_HEADERS} header lines"
-    for line in lines:
-        name, colon, value = line.rstrip(b"\r").partition(b":")
-        if not colon or not name or name != name.strip():
-            return f"malformed header line '{line[:60].decode('latin-1')}'"
-        key = name.decode("latin-1").lower()
-        value = value.strip().decode("latin-1")
-        if fields.setdefault(key, value) != value and key in ("content-length", "transfer-encoding"):
-            return f"conflicting {name.decode('latin-1')} headers"
-    return fields
 
 
 class Limits:
@@ -131,207 +61,240 @@ class Limits:
         self.request_timeout, self.idle_timeout, self.max_connections = request_timeout, idle_timeout, max_connections
 
 
-class _Connection(asyncio.Protocol):
-    """One client connection: reads requests (request line, headers, Content-Length body), answers each."""
+def _status_bytes(status: int, reason: str, extra: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 %d %s\r\nserver: cmpkit\r\ncontent-length: 0\r\nconnection: close\r\n%s\r\n"
+            % (status, reason.encode(), extra))
 
-    def __init__(self, server: "CmpHttpServer"):
-        self.server = server
-        self.transport = None
-        self.peer = "?"
-        self.buffer = bytearray()
-        self.request = None  # (request line, body length, keep alive) of a request whose body is awaited
-        self.closing = False
-        self.timer = None  # the idle timer between requests, or the deadline of the request under way
-        self.in_request = False
+
+class _Guard:
+    """The limits uvicorn lacks, mixed into its HTTP protocol class (see the module docstring).
+
+    The httptools protocol reports where a request begins, its head ends and it is complete
+    (parser callbacks); with h11 a request counts from its first byte until its response.
+    """
+
+    front: "CmpHttpServer"  # set by guarded_protocol()
+    parser_events = False  # whether the parser reports request boundaries (httptools) or not (h11)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._refused = False
+        self._rejected = False
+        self._deadline = None
+        self._head_bytes = 0
+        self._head_done = True
+        self._header_lines = 0
 
     # -- connection events
     def connection_made(self, transport):
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else "?"
-        self.server.connections += 1
-        if len(self.server.open_connections) >= self.server.limits.max_connections:
-            log.warning("HTTP %s: %d connections open (-srv_max_conns), refusing another", self.peer,
-                        len(self.server.open_connections))
-            self._send(503, "Service Unavailable", close=True)
+        front = self.front
+        front.connections += 1
+        if len(self.server_state.connections) >= front.limits.max_connections:
+            peer = transport.get_extra_info("peername")
+            log.warning("HTTP %s: %d connections open (-srv_max_conns), refusing another", peer[0] if peer else "?",
+                        len(self.server_state.connections))
+            self._refused = True
+            transport.write(_status_bytes(503, "Service Unavailable"))
+            transport.close()
             return
-        self.server.open_connections.add(self)
-        self._between_requests()
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(front.limits.idle_timeout, self.timeout_keep_alive_handler)
 
     def connection_lost(self, exc):
-        if self.timer is not None:
-            self.timer.cancel()
-        self.server.open_connections.discard(self)
-        if self.request is not None and not self.closing:
-            log.warning("truncated HTTP request from %s: %d of %d bytes", self.peer, len(self.buffer),
-                        self.request[1])
+        if self._refused:
+            return
+        self._cancel_deadline()
+        if self.parser_events and not self._head_done and not self._rejected and self._head_bytes:
+            log.warning("truncated HTTP request head from %s", (self.client or ("?",))[0])
+        super().connection_lost(exc)
 
     def data_received(self, data):
-        if self.closing:
+        if self._refused or self._rejected:
             return
-        if not self.in_request:
+        if self._deadline is None:
             self._request_started()
-        self.buffer += data
-        self._process()
+        if not self._head_done:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self.parser_events and not self._head_done and self._head_bytes > MAX_HEAD and not self._rejected:
+            self._reject(431, "Request Header Fields Too Large", "request head too long")
 
-    def _set_timer(self, seconds: float, callback) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.server.loop.call_later(seconds, callback)
-
-    def _between_requests(self):
-        """No request under way: the idle timer runs (bytes arriving do not restart it)."""
-        self.in_request = False
-        self._set_timer(self.server.limits.idle_timeout, self._idle)
-
+    # -- request events
     def _request_started(self):
-        """The first byte of a request: it must be complete within -srv_request_timeout."""
-        self.in_request = True
-        self._set_timer(self.server.limits.request_timeout, self._too_slow)
+        if self._deadline is None:
+            self._head_done, self._head_bytes, self._header_lines = False, 0, 0
+            self._deadline = self.loop.call_later(self.front.limits.request_timeout, self._too_slow)
 
-    def _idle(self):
-        log.debug("HTTP %s: idle for %s s, closing the connection", self.peer, self.server.limits.idle_timeout)
-        self.closing = True
-        self.transport.close()
+    def _request_received(self):
+        self._cancel_deadline()
+
+    def _cancel_deadline(self):
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _too_slow(self):
-        self._reject(408, "Request Timeout", f"request not complete within {self.server.limits.request_timeout} s "
-                     "(-srv_request_timeout)")
+        self._deadline = None
+        self._reject(408, "Request Timeout",
+                     f"request not complete within {self.front.limits.request_timeout} s (-srv_request_timeout)")
 
-    # -- requests
-    def _process(self):
-        while not self.closing:
-            if self.request is None:
-                end = _HEAD_END.search(self.buffer)
-                if end is None:
-                    if len(self.buffer) > MAX_HEAD:
-                        self._reject(431, "Request Header Fields Too Large", "request head too long")
-                    return
-                head = bytes(self.buffer[:end.start()])
-                del self.buffer[:end.end()]
-                self.request = self._read_head(head)
-                if self.request is None:
-                    return
-            length = self.request[1]
-            if len(self.buffer) < length:
-                return
-            body = bytes(self.buffer[:length])
-            del self.buffer[:length]
-            self._answer(body)
-            if not self.closing:  # the next request's deadline starts with its first byte
-                self._request_started() if self.buffer else self._between_requests()
+    def _reject(self, status: int, reason: str, why: str) -> None:
+        log.warning("rejected HTTP request from %s: %s %s: %s", (self.client or ("?",))[0], status, reason, why)
+        self._rejected = True
+        self._cancel_deadline()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_status_bytes(status, reason))
+            self.transport.close()
 
-    def _read_head(self, head: bytes):
-        """(request line, Content-Length, keep-alive) of a POST head, or None after rejecting it."""
-        line, _, rest = head.partition(b"\n")
-        line = line.rstrip(b"\r")
-        words = line.split()
-        shown = line[:80].decode("latin-1")
-        if len(words) != 3 or not words[2].startswith(b"HTTP/"):
-            return self._reject(400, "Bad Request", f"bad request line '{shown}'")
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to malformed HTTP, as the application's other rejections: no body."""
+        if not self._rejected:
+            self._reject(400, "Bad Request", "malformed HTTP request")
+
+    def on_response_complete(self) -> None:
+        if not self.parser_events:
+            self._cancel_deadline()  # h11: the request counts until its response
+        super().on_response_complete()
+
+
+class _HttpToolsGuard(_Guard):
+    """The httptools protocol's callbacks: request boundaries, header lines, raw target, 1.0 keep-alive."""
+
+    parser_events = True
+
+    def on_message_begin(self) -> None:
+        self._request_started()
+        super().on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_lines += 1
+        if self._header_lines > MAX_HEADERS:
+            self._reject(431, "Request Header Fields Too Large", f"over {MAX_HEADERS} header lines")
+            raise ValueError("too many header lines")  # stops the parser
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        super().on_headers_complete()
+        self.scope.setdefault("extensions", {})[TARGET_KEY] = self.url
+        if self.cycle is not None:
+            if self.scope.get("http_version") == "1.0" and self.parser.should_keep_alive():
+                self.cycle.keep_alive = True  # openssl's client: HTTP/1.0 with Connection: keep-alive
+            self.cycle.transport = _Corked(self.transport, self.loop)
+
+    def on_message_complete(self) -> None:
+        self._request_received()
+        super().on_message_complete()
+
+
+class _Corked:
+    """The transport as a response sees it: uvicorn's writes of head and body leave in one piece (one
+    syscall and segment, at the end of the loop iteration) instead of two."""
+
+    __slots__ = ("transport", "loop", "parts")
+
+    def __init__(self, transport, loop):
+        self.transport, self.loop, self.parts = transport, loop, []
+
+    def write(self, data: bytes) -> None:
+        if not self.parts:
+            self.loop.call_soon(self.flush)
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        if self.parts:
+            data = b"".join(self.parts)
+            self.parts.clear()
+            if not self.transport.is_closing():
+                self.transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name):
+        return getattr(self.transport, name)
+
+
+def guarded_protocol(front: "CmpHttpServer", http: str = "auto"):
+    """uvicorn's HTTP protocol class (httptools where installed or ``http`` is "httptools", else h11)
+    with :class:`_Guard` mixed in."""
+    if http != "h11":
         try:
-            major, minor = (int(n) for n in words[2][5:].split(b".", 1))
-        except ValueError:
-            return self._reject(400, "Bad Request", f"bad HTTP version in '{shown}'")
-        if major != 1:
-            return self._reject(505, "HTTP Version Not Supported", f"HTTP version of '{shown}'")
-        headers = _header_fields(rest)
-        if isinstance(headers, str):
-            return self._reject(*((431, "Request Header Fields Too Large") if headers.startswith("over")
-                                  else (400, "Bad Request")), headers)
-        method = words[0].decode("latin-1")
-        if method != "POST":
-            if method in _OTHER_METHODS:
-                return self._reject(405, "Method Not Allowed", f"{method}: only POST is served", ("Allow: POST",))
-            return self._reject(501, "Not Implemented", f"unsupported method '{method[:20]}'")
-        path = request_path(words[1])
-        if path is None:
-            return self._reject(400, "Bad Request", f"request target does not begin with '/' or has a bad "
-                                f"%-escape: '{words[1][:60].decode('latin-1')}'")
-        connection = headers.get("connection", "").lower()
-        keep_alive = "close" not in connection and (minor >= 1 or "keep-alive" in connection)
-        if headers.get("transfer-encoding"):
-            return self._reject(411, "Length Required", "chunked request bodies are not supported")
-        length_text = headers.get("content-length")
-        if length_text is None:
-            return self._reject(411, "Length Required", "request without Content-Length")
-        length_text = length_text.strip()
-        if not length_text.isdigit():
-            return self._reject(400, "Bad Request", f"invalid Content-Length '{length_text[:40]}'")
-        if len(length_text) > len(str(MAX_REQUEST)):  # no arithmetic on a number of any length
-            return self._reject(400, "Bad Request", f"Content-Length of {len(length_text)} digits exceeds {MAX_REQUEST} bytes")
-        length = int(length_text)
-        if length > MAX_REQUEST:
-            return self._reject(400, "Bad Request", f"request of {length} bytes exceeds {MAX_REQUEST} bytes")
-        if minor >= 1 and headers.get("expect", "").lower() == "100-continue":
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return line, length, keep_alive, path
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+            return type("CmpHttpToolsProtocol", (_HttpToolsGuard, HttpToolsProtocol), {"front": front})
+        except ImportError:
+            if http == "httptools":
+                raise
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    return type("CmpH11Protocol", (_Guard, H11Protocol), {"front": front})
 
-    def _answer(self, body: bytes):
-        line, length, keep_alive, path = self.request
-        self.request = None
-        if der_sequence_length(body) != length:
-            return self._reject(400, "Bad Request", "request content is not one DER-encoded message")
-        if path not in SERVED_PATHS:
-            last = self.server.count_refused()
-            if last is None:
-                return self._reject(503, "Service Unavailable", "-max_msgs already reached")
-            self._reject(404, "Not Found", f"expecting empty path or 'pkix/' but got '{path[:60]}'")
-            if last:
-                log.info("handled %d messages (-max_msgs); stopping", self.server.messages)
-                self.server.stop_soon()
-            return
-        response, last = self.server.answer(body)
-        if last is None:
-            return self._reject(503, "Service Unavailable", "-max_msgs already reached")
-        if response is None:
-            return self._reject(500, "Internal Server Error", "the mock server failed on a request")
-        log.debug("HTTP %s: %s -> 200", self.peer, line.decode("latin-1"))
-        self._send(200, "OK", response, CONTENT_TYPE, close=last or not keep_alive)
-        if last:
-            log.info("handled %d messages (-max_msgs); stopping", self.server.messages)
-            self.server.stop_soon()
 
-    # -- responses, written in one piece (no delayed-ACK stall between header and body)
-    def _send(self, status: int, reason: str, body: bytes = b"", content_type: Optional[str] = None,
-              extra: tuple = (), close: bool = False):
-        lines = [f"HTTP/1.1 {status} {reason}", "Server: cmpkit", f"Content-Length: {len(body)}",
-                 "Connection: close" if close else "Connection: keep-alive"]
-        if content_type:
-            lines.append(f"Content-Type: {content_type}")
-        lines.extend(extra)
-        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        if close:
-            self.closing = True
-            self.transport.close()  # after the buffered response is sent
+class _ToCmpkitLog(logging.Handler):
+    """uvicorn's own log lines go to cmpkit's log as debug lines (the front logs the client faults)."""
 
-    def _reject(self, status: int, reason: str, why: str, extra: tuple = ()):
-        """Answer a client's fault with a short error and close the connection; always None."""
-        log.warning("rejected HTTP request from %s: %s %s: %s", self.peer, status, reason, why)
-        self.request = None
-        self._send(status, reason, extra=extra, close=True)
-        return None
+    def emit(self, record):
+        if record.levelno >= logging.ERROR:
+            log.error("HTTP server: %s", record.getMessage())
+        else:
+            log.debug("HTTP server: %s", record.getMessage())
+
+
+def _route_uvicorn_logs() -> None:
+    logger = logging.getLogger("uvicorn")
+    if not any(isinstance(h, _ToCmpkitLog) for h in logger.handlers):
+        logger.addHandler(_ToCmpkitLog())
+    logger.propagate = False
+
+
+class _SharedCounter(MessageCounter):
+    """-max_msgs over all worker processes: a counter in shared memory (made before the fork)."""
+
+    def __init__(self, max_msgs: int):
+        super().__init__(max_msgs)
+        import multiprocessing
+        self._shared = multiprocessing.get_context("fork").Value("q", 0)
+
+    @property
+    def value(self) -> int:
+        return self._shared.value
+
+    def take(self) -> Optional[bool]:
+        with self._shared.get_lock():
+            if self.max_msgs and self._shared.value >= self.max_msgs:
+                return None
+            self._shared.value += 1
+            return bool(self.max_msgs) and self._shared.value >= self.max_msgs
+
+    def give_back(self) -> None:
+        with self._shared.get_lock():
+            self._shared.value -= 1
 
 
 class CmpHttpServer:
-    """The HTTP front of ``handler``: one asyncio loop, the handler called in it for one request at a time.
+    """The HTTP front of ``handler``: uvicorn serving :class:`CmpAsgiApp` on a socket bound when made.
 
-    Bound (and listening) when made; :meth:`serve` runs it until -max_msgs or :meth:`shutdown`.
+    :meth:`serve` runs it until -max_msgs, :meth:`shutdown` (from another thread), SIGTERM or Ctrl-C;
+    with ``workers`` > 1 it forks that many worker processes that serve the one socket.
     """
 
     request_queue_size = 64
+    http = "auto"  # uvicorn's HTTP parser: "auto" (httptools where installed), "httptools" or "h11"
 
     def __init__(self, port: int, handler: Callable[[bytes], bytes], max_msgs: int = 0,
-                 ssl_context=None, host: Optional[str] = None, limits: Optional[Limits] = None):
+                 ssl_context=None, host: Optional[str] = None, limits: Optional[Limits] = None, workers: int = 1):
         self.handler = handler
         self.limits = limits or Limits()
         self.max_msgs = max_msgs
-        self.messages = 0  # CMP messages answered
-        self.connections = 0  # connections accepted
+        self.workers = workers
+        self.connections = 0  # connections accepted (in this process)
         self.ssl_context = ssl_context
-        self.open_connections: set = set()
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self._stop: Optional[asyncio.Event] = None
+        counter = _SharedCounter(max_msgs) if workers > 1 and max_msgs else MessageCounter(max_msgs)
+        self.app = CmpAsgiApp(handler, counter=counter, on_last=self.stop_soon)
+        self._uvicorn = None
         self._shutdown_requested = threading.Event()
         self._finished = threading.Event()
         families = [(socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")] if host is None else \
@@ -369,84 +332,144 @@ class CmpHttpServer:
         return self.server_address[1]
 
     @property
+    def messages(self) -> int:
+        """CMP messages answered (and requests refused for their path), over all workers."""
+        return self.app.messages
+
+    @property
     def accept_line(self) -> str:
         host = self.server_address[0]
         host = f"[{host}]" if ":" in host else host
         return f"ACCEPT {host}:{self.port} PID={os.getpid()}"
 
-    def count_refused(self) -> Optional[bool]:
-        """Count a request refused for its path as a message, as openssl does: whether it was the
-        last one by -max_msgs, None if -max_msgs was already reached."""
-        if self.max_msgs and self.messages >= self.max_msgs:
-            return None
-        self.messages += 1
-        return bool(self.max_msgs) and self.messages >= self.max_msgs
-
-    def answer(self, request: bytes) -> tuple:
-        """(the handler's response, whether it is the last one by -max_msgs).
-
-        The response is None if the handler failed (logged); ``(None, None)`` means that
-        -max_msgs was already reached.
-        """
-        if self.max_msgs and self.messages >= self.max_msgs:
-            return None, None
-        try:
-            response = self.handler(request)
-        except Exception as exc:  # noqa: BLE001 - the server must survive a handler bug
-            log.error("mock server failed on a request: %s: %s", type(exc).__name__, exc)
-            return None, False
-        self.messages += 1
-        return response, bool(self.max_msgs) and self.messages >= self.max_msgs
+    def _uvicorn_server(self):
+        import uvicorn
+        _route_uvicorn_logs()
+        config = uvicorn.Config(self.app, http=guarded_protocol(self, self.http), lifespan="off", log_config=None,
+                                access_log=False, proxy_headers=False, server_header=False, date_header=False,
+                                headers=[("server", "cmpkit")], timeout_keep_alive=self.limits.idle_timeout,
+                                h11_max_incomplete_event_size=MAX_HEAD, backlog=self.request_queue_size,
+                                timeout_graceful_shutdown=self.limits.request_timeout)
+        config.load()
+        config.ssl = self.ssl_context
+        return uvicorn.Server(config)
 
     def serve(self) -> None:
-        """Serve until -max_msgs messages were answered or :meth:`shutdown` (or Ctrl-C)."""
+        """Serve until -max_msgs messages were answered, :meth:`shutdown`, SIGTERM or Ctrl-C."""
         try:
-            asyncio.run(self._serve())
+            if self.workers > 1:
+                self._serve_workers()
+            else:
+                self._serve_here()
         finally:
             self.server_close()
             self._finished.set()
 
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        self.loop = asyncio.get_running_loop()
-        self.loop.set_exception_handler(_loop_error)
+    def _serve_here(self) -> None:
+        server = self._uvicorn = self._uvicorn_server()
         if self._shutdown_requested.is_set():
             return
-        server = await self.loop.create_server(lambda: _Connection(self), sock=self.socket, ssl=self.ssl_context,
-                                               ssl_handshake_timeout=self.limits.request_timeout if self.ssl_context else None,
-                                               backlog=self.request_queue_size)
+        factory = server.config.get_loop_factory()  # uvloop where installed
+        loop = factory() if factory is not None else asyncio.new_event_loop()
+        loop.set_exception_handler(_loop_error)
+        create_server = loop.create_server
+
+        async def create_server_with_limits(*args, **kwargs):
+            # the TLS handshake within -srv_request_timeout too (uvicorn leaves asyncio's 60 s)
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", self.limits.request_timeout)
+            return await create_server(*args, **kwargs)
+        loop.create_server = create_server_with_limits
         try:
-            await self._stop.wait()
+            loop.run_until_complete(server.serve(sockets=[self.socket]))
         finally:
-            server.close()
-            for connection in list(self.open_connections):
-                connection.closing = True
-                connection.transport.close()
-            await asyncio.sleep(0)  # the closing transports flush what they hold
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def _serve_workers(self) -> None:
+        """Fork the workers, wait for them; when one ends (-max_msgs) or on a signal, end the others."""
+        import uvicorn  # noqa: F401 - imported once, before the fork
+        sys.stdout.flush()
+        sys.stderr.flush()
+        children, parent = set(), os.getpid()
+        try:
+            for _ in range(self.workers):
+                pid = os.fork()
+                if pid == 0:  # a worker
+                    code = 0
+                    try:
+                        _end_with_parent(parent)
+                        self._serve_here()
+                    except SystemExit as exc:
+                        code = exc.code if isinstance(exc.code, int) else 1
+                    except BaseException as exc:  # noqa: BLE001 - Ctrl-C, or a failure: no traceback
+                        if not isinstance(exc, KeyboardInterrupt):
+                            log.error("-srv_workers: worker failed: %s: %s", type(exc).__name__, exc)
+                        code = 1
+                    finally:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        os._exit(code)
+                children.add(pid)
+            ending = False
+            while children:
+                pid, status = os.wait()
+                children.discard(pid)
+                code = os.waitstatus_to_exitcode(status)
+                if code != 0 and not ending:
+                    log.warning("-srv_workers: worker %d ended with status %d; ending the others", pid, code)
+                ending = True
+                for other in children:  # one worker ended (-max_msgs): the service ends
+                    _kill(other)
+        finally:
+            for other in children:
+                _kill(other)
+            for other in children:
+                try:
+                    os.waitpid(other, 0)
+                except ChildProcessError:
+                    pass
 
     def stop_soon(self) -> None:
-        """Stop serving (called in the loop)."""
-        self._stop.set()
+        """Stop serving (called in the loop: -max_msgs)."""
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
 
     def shutdown(self) -> None:
         """Stop :meth:`serve` from another thread and wait until it has returned."""
         self._shutdown_requested.set()
-        loop = self.loop
-        if loop is not None:
-            try:
-                loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:  # the loop has already ended
-                pass
-        self._finished.wait()
+        self.stop_soon()
+        while not self._finished.wait(0.05):
+            self.stop_soon()  # in case the uvicorn server was made after the first call
 
     def server_close(self) -> None:
         self.socket.close()
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker gets SIGTERM when the process that forked it dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before that
+        raise SystemExit(0)
 
 
 def _loop_error(loop, context):
     """Failures asyncio reports outside a protocol callback (a TLS handshake, a reset): one log line."""
     exc = context.get("exception")
     log.warning("HTTP connection failed: %s", exc or context.get("message", "unknown error"))
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
 
 
 def _option(cfg, name: str):
@@ -486,12 +509,20 @@ def server_ssl_context(cfg, loader):
 
 
 def make_server(cfg, handler: Callable[[bytes], bytes], loader=None, host: Optional[str] = None) -> CmpHttpServer:
-    """A bound (not yet serving) server for the Config's -port, -max_msgs, -srv_tls_* and limit options."""
+    """A bound (not yet serving) server for the Config's -port, -max_msgs, -srv_tls_*, -srv_workers and limit options."""
     port = parse_port(cfg.get("port"))
     max_msgs = cfg.get("max_msgs") or 0
     if max_msgs < 0:
         raise ConfigError(f"-max_msgs argument must be >= 0, not {max_msgs}")
-    return CmpHttpServer(port, handler, max_msgs, server_ssl_context(cfg, loader), host, limits_of(cfg))
+    workers = _option(cfg, "srv_workers") or 1
+    if workers < 1:
+        raise ConfigError(f"-srv_workers must be at least 1, not {workers}")
+    if workers > 1 and not hasattr(os, "fork"):
+        raise ConfigError("-srv_workers above 1 needs a system with fork()")
+    if workers > 1 and _option(cfg, "srv_ca_cert") is not None and not _option(cfg, "srv_db"):
+        raise ConfigError("-srv_workers above 1 in CA mode needs -srv_db, a database file the workers share "
+                          "(with a CA state in memory per worker, serial numbers would repeat)")
+    return CmpHttpServer(port, handler, max_msgs, server_ssl_context(cfg, loader), host, limits_of(cfg), workers)
 
 
 def limits_of(cfg) -> Limits:

@@ -104,8 +104,11 @@ def build_ca_server(cfg, loader) -> CAMockServer:
     s.time_window = 600 if window is None else window
     wait = cfg.get("srv_confirm_wait")
     s.confirm_wait = 300 if wait is None else wait
+    _modern_options(cfg, s)
     for opt in ("poll_count", "pkistatus", "failure", "failurebits", "statusstring", "send_error",
-                "send_unprotected", "send_unprot_err"):
+                "send_unprotected", "send_unprot_err",
+                # OpenSSL's mock answers from these; the CA answers from its own state
+                "ref_cert", "rsp_key", "rsp_crl", "rsp_newwithnew", "rsp_newwithold", "rsp_oldwithnew"):
         if cfg.get(opt):
             log.warning("-%s has no effect in the mock server's CA mode", opt)
     if s.srv_secret is None and s.srv_trusted == [] and not s.accept_unprotected:
@@ -114,3 +117,17 @@ def build_ca_server(cfg, loader) -> CAMockServer:
     store = SQLiteStore(cfg.get("srv_db"))
     log.info("mock server in CA mode, state in %s", store.path)
     return CAMockServer(s, store)
+
+
+def _modern_options(cfg, s) -> None:
+    """-srv_crl_url and -srv_keygen_type (RFC 9480/9483 features of the CA mode)."""
+    from cmpkit.core.ca.keygen import DEFAULT_KEY_TYPE, check_key_type
+    url = cfg.get("srv_crl_url")
+    if url is not None:
+        if not url or not url.isascii() or any(c.isspace() for c in url) or ":" not in url:
+            raise ConfigError(f"-srv_crl_url must be a URI (like http://ca.example/ca.crl), not {url!r}")
+        s.crl_url = url
+    try:
+        s.keygen_type = check_key_type(cfg.get("srv_keygen_type") or DEFAULT_KEY_TYPE)
+    except ValueError as exc:
+        raise ConfigError(f"-srv_keygen_type: {exc}") from None

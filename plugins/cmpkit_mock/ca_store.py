@@ -7,8 +7,10 @@ used under a lock, so that threads of one process share it.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import weakref
 from typing import Optional
 
 from cmpkit.core.ca.store import (CLOSED, CONFIRMED, ISSUED, REVOKED, WAITING_CERTCONF, CertRecord,
@@ -46,6 +48,24 @@ class SQLiteStore:
                         db.execute(stmt)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open CA database {self.path}: {exc}") from None
+        self._reopen_in_forked_workers(timeout)
+
+    # ------------------------------------------------------------------ -srv_workers (cmpkit_http.server forks)
+    def _reopen_in_forked_workers(self, timeout: float) -> None:
+        """A process forked from this one (a -port worker) opens its own connection to the file: an
+        SQLite connection must not be used across fork()."""
+        if self.path == ":memory:" or not hasattr(os, "register_at_fork"):
+            return
+        ref = weakref.ref(self)
+
+        def reopen():
+            store = ref()
+            if store is not None:
+                store._lock = threading.Lock()
+                store._db = sqlite3.connect(store.path, timeout=timeout, isolation_level=None,
+                                            check_same_thread=False)
+                store._db.execute("PRAGMA synchronous=NORMAL")
+        os.register_at_fork(after_in_child=reopen)
 
     # ------------------------------------------------------------------ plumbing
     class _Tx:

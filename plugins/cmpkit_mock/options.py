@@ -80,7 +80,7 @@ def _ext_int(name, help, default):
 CA_OPTIONS = (
     _ext_str("srv_ca_cert", "filename|uri", "CA mode: the CA certificate the mock server issues with "
              "(with -srv_ca_key; instead of -rsp_cert)"),
-    _ext_str("srv_ca_key", "filename|uri", "CA mode: the CA's private key (RSA, EC, Ed25519 or Ed448)"),
+    _ext_str("srv_ca_key", "filename|uri", "CA mode: the CA's private key (RSA, EC, Ed25519, Ed448 or ML-DSA)"),
     _ext_str("srv_ca_keypass", "arg", "CA mode: pass phrase source for -srv_ca_key"),
     _ext_str("srv_db", "filename", "CA mode: SQLite file keeping issued certificates and transactions "
              "(shared by server processes; default: in memory)"),
@@ -88,5 +88,10 @@ CA_OPTIONS = (
     _ext_int("srv_time_window", "CA mode: seconds a request's messageTime may be off (badTime). Default 600",
              600),
     _ext_int("srv_confirm_wait", "CA mode: seconds to wait for certConf before revoking. Default 300", 300),
+    # CA mode meets RFC 9480/9483 (cmpkit_mock.ca): CRL distribution point, central key generation
+    _ext_str("srv_crl_url", "URL", "CA mode: CRL distribution point URI put in issued certificates and the "
+             "CRL (a crlStatusList may name it); default: none"),
+    _ext_str("srv_keygen_type", "type", "CA mode: key type of centrally generated keys when the template names "
+             "no algorithm: EC[:curve], RSA[:bits], Ed25519, Ed448, ML-DSA-44/65/87. Default EC:P-256"),
 )
 OPTIONS = OPTIONS + CA_OPTIONS

@@ -161,22 +161,10 @@ def _central_keygen(cfg, loader, s) -> None:
 def _genm_answers(cfg, loader, s, other) -> None:
     """-rsp_newwithnew, -rsp_newwithold, -rsp_oldwithnew and -rsp_crl: the mock's answers to genm
     of type rootCaCert and crlStatusList (RFC 9480 2.3, openssl 3.2-3.4)."""
-    from cmpkit.core.genm_types import crl_from_bytes
-    from cmpkit.errors import CredentialError, DecodeError
     for name, what in (("rsp_newwithnew", "NewWithNew cert the mock server returns in rootCaKeyUpdate"),
                        ("rsp_newwithold", "NewWithOld cert the mock server returns in rootCaKeyUpdate"),
                        ("rsp_oldwithnew", "OldWithNew cert the mock server returns in rootCaKeyUpdate")):
         if cfg.get(name) is not None:
             setattr(s, name, loader.cert(cfg.get(name), what, other)[0])
-    source = cfg.get("rsp_crl")
-    if source is not None:
-        what = "CRL to be returned by the mock server"
-        try:
-            with open(source, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise CredentialError(f"cannot load {what} from '{source}': {exc.strerror or exc}") from None
-        try:
-            s.rsp_crl = crl_from_bytes(data)
-        except DecodeError:
-            raise CredentialError(f"unable to load {what} from '{source}': not a PEM or DER CRL") from None
+    if cfg.get("rsp_crl") is not None:
+        s.rsp_crl = loader.crl(cfg.get("rsp_crl"), "CRL to be returned by the mock server")

@@ -1,5 +1,6 @@
 """Issuance for the CA mode: a certificate from a request's template (or PKCS#10) and key, signed
-by the CA key with ``cryptography``'s CertificateBuilder (RSA, EC, Ed25519 and Ed448 keys).
+by the CA key with ``cryptography``'s CertificateBuilder (RSA, EC, Ed25519 and Ed448 keys), or
+assembled by :mod:`cmpkit.core.certbuild` when the subject or the CA key is ML-DSA.
 
 What the CA takes from the request is bounded by :class:`IssuePolicy`: validity within
 ``max_days`` (and the CA certificate's own), keyUsage / extendedKeyUsage within the allowed
@@ -57,7 +58,7 @@ def check_public_key(spki: Optional[bytes], policy: IssuePolicy):
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
     from cryptography.hazmat.primitives.serialization import load_der_public_key
     if spki is None:
-        # central key generation (RFC 9483 4.1.6) will be called here when it is added
+        # (central key generation, RFC 9483 4.1.6, supplies the key before: cmpkit.core.ca.keygen)
         raise Reject(BAD_CERT_TEMPLATE, "publicKey missing in the certificate template")
     try:
         key = load_der_public_key(spki)
@@ -71,9 +72,7 @@ def check_public_key(spki: Optional[bytes], policy: IssuePolicy):
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in policy.ec_curves:
             raise Reject(BAD_ALG, f"elliptic curve {key.curve.name} not supported")
-    elif not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        # ML-DSA: cryptography's CertificateBuilder does not take these keys; issuance will go
-        # through cmpkit.core.certbuild (a DER TBSCertificate builder) here.
+    elif not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)) and not is_ml_dsa(key):
         raise Reject(BAD_ALG, f"public key type {type(key).__name__} not supported")
     return key
 
@@ -195,6 +194,8 @@ def build_certificate(ca_cert_der: bytes, ca_key, subject_der: bytes, public_key
         subject = name_from_der(subject_der)
     except CmpError:
         raise Reject(BAD_CERT_TEMPLATE, "malformed subject") from None
+    if is_ml_dsa(public_key) or is_ml_dsa(ca_key):
+        return _build_with_certbuild(ca, ca_key, subject_der, public_key, extensions, not_before, not_after, serial)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject).public_key(public_key)
          .serial_number(serial).not_valid_before(not_before).not_valid_after(not_after))
     for ext, critical in extensions:
@@ -210,6 +211,48 @@ def build_certificate(ca_cert_der: bytes, ca_key, subject_der: bytes, public_key
     try:
         return b.sign(ca_key, digest).public_bytes(serialization.Encoding.DER)
     except ValueError as exc:
+        raise Reject(BAD_CERT_TEMPLATE, f"certificate not issued: {str(exc)[:100]}") from None
+
+
+def is_ml_dsa(key) -> bool:
+    """Is ``key`` (public or private, cryptography) an ML-DSA key?"""
+    from cmpkit.core.protection import key_type
+    try:
+        return key_type(key).startswith("ml-dsa")
+    except Exception:  # noqa: BLE001 - key_type raises for types it does not sign with
+        return False
+
+
+def _build_with_certbuild(ca, ca_key, subject_der: bytes, public_key, extensions: list, not_before, not_after,
+                          serial: int) -> bytes:
+    """ML-DSA subject or CA key: ``cryptography``'s CertificateBuilder takes neither, so the DER is
+    assembled by :func:`cmpkit.core.certbuild.build_certificate` (the same extensions: basic
+    constraints, key usage, SKI, AKI from the CA key, and the others of ``extensions``)."""
+    from cryptography import x509
+
+    from cmpkit.core import certbuild
+    ca_flag, path_len, usages, others = False, None, None, []
+    for ext, critical in extensions:
+        if isinstance(ext, x509.BasicConstraints):
+            ca_flag, path_len = ext.ca, ext.path_length
+        elif isinstance(ext, x509.KeyUsage):
+            usages = [n for n in KU_NAMES if n not in ("encipher_only", "decipher_only") and getattr(ext, n)]
+            if ext.key_agreement:
+                usages += [n for n in ("encipher_only", "decipher_only") if getattr(ext, n)]
+        else:
+            others.append(certbuild.extension(ext.oid.dotted_string, critical, ext.public_bytes()))
+    try:
+        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        ca_ski = None
+    try:
+        return certbuild.build_certificate(ca_key, subject=subject_der, issuer=ca.subject,
+                                           subject_public_key=public_key,
+                                           serial=serial, not_before=not_before, not_after=not_after, ca=ca_flag,
+                                           path_len=path_len, key_usages=usages or ("digital_signature",),
+                                           issuer_public_key=ca.public_key(), extra_extensions=others,
+                                           authority_key_id=ca_ski)
+    except (ValueError, CmpError) as exc:
         raise Reject(BAD_CERT_TEMPLATE, f"certificate not issued: {str(exc)[:100]}") from None
 
 

@@ -20,13 +20,12 @@ No state lives in the object between requests beyond caches, so that threads may
 """
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from cmpkit.core import bodies, protection
+from cmpkit.core import bodies, genm_types, protection
 from cmpkit.core.ca import checks
 from cmpkit.core.ca.checks import (BAD_CERT_ID, BAD_CERT_TEMPLATE, BAD_DATA_FORMAT, BAD_MESSAGE_CHECK,
                                    BAD_RECIPIENT_NONCE, BAD_REQUEST, BAD_SENDER_NONCE, CERT_CONFIRMED,
@@ -75,6 +74,8 @@ class CASettings:
     time_window: Optional[int] = 600                     # seconds messageTime may be off (badTime)
     confirm_wait: int = 300                              # seconds to wait for certConf
     digest: str = "sha256"
+    crl_url: Optional[str] = None                        # CRL distribution point of issued certificates
+    keygen_type: str = "EC:secp256r1"                    # central key generation without a template algorithm
 
 
 class _Request:
@@ -88,10 +89,12 @@ class _Request:
         self.recipient = req.sender if req is not None else NULL_DN_GENERAL_NAME
         self.recip_nonce = req.sender_nonce if req is not None else None
         self.pvno = req.pvno if req is not None and req.pvno in (2, 3) else 2
+        self.enc_key: Optional[bytes] = None     # central key generation: the EncryptedKey to return
 
 
 #: genm infoType OID -> handler(server, value DER or None, now) -> infoValue DER or None.
-#: Other engineers add crlStatusList and central key generation support here.
+#: The answer's infoType is genm_types.ANSWER_TYPE's for the request's (rootCaCert -> rootCaKeyUpdate,
+#: crlStatusList -> crls); cmpkit.core.ca.genm registers the RFC 9480 2.3 types (end of this module).
 GENM_HANDLERS: dict[str, Callable] = {}
 
 
@@ -201,7 +204,7 @@ class CAServer:
             txn.state, txn.deadline = WAITING_CERTCONF, ctx.now + s.confirm_wait
             gi = [(OID_CONFIRM_WAIT_TIME, checks.generalized_time(txn.deadline))]
         ca_pubs = s.rsp_capubs if rsp_type == "ip" else ()
-        body = bodies.cert_rep_der([(cert_req_id, StatusInfo(ACCEPTED), cert)], ca_pubs)
+        body = bodies.cert_rep_der([(cert_req_id, StatusInfo(ACCEPTED), cert, ctx.enc_key)], ca_pubs)
         extra = [s.ca_cert] + list(s.ca_chain) + list(s.rsp_extracerts)   # the new certificate's chain first
         msg = self._response(ctx, rsp_type, body, extra, gi)
         txn.last_nonce = msg.sender_nonce
@@ -235,14 +238,16 @@ class CAServer:
                 r = Reject(BAD_REQUEST, f"certReqId {cert_req_id} (0 expected)")
                 r.cert_req_id = cert_req_id
                 raise r
-            if crm.popo == "raVerified" and not s.accept_raverified and not _is_ra(ctx.cert):
-                raise Reject(NOT_AUTHORIZED, "raVerified POPO not accepted from an end entity")
-            try:
-                verify_popo(req, crm, True)
-            except PopoFailure as exc:
-                raise Reject(exc.bit, f"POPO: {exc.reason}") from None
             tpl = crm.template
-            subject, spki, exts = tpl.subject, tpl.public_key, list(tpl.extensions)
+            central = self._central_keygen(ctx, crm)
+            if central is None:
+                if crm.popo == "raVerified" and not s.accept_raverified and not _is_ra(ctx.cert):
+                    raise Reject(NOT_AUTHORIZED, "raVerified POPO not accepted from an end entity")
+                try:
+                    verify_popo(req, crm, True)
+                except PopoFailure as exc:
+                    raise Reject(exc.bit, f"POPO: {exc.reason}") from None
+            subject, spki, exts = tpl.subject, central or tpl.public_key, list(tpl.extensions)
             not_before, not_after = tpl.not_before, tpl.not_after
             if req.body_type == "kur":
                 old = self._old_cert(ctx, crm)
@@ -251,6 +256,12 @@ class CAServer:
             raise Reject(BAD_CERT_TEMPLATE, "subject missing or empty")
         key = issue.check_public_key(spki, s.issue)
         extensions = issue.requested_extensions(exts, key, s.issue, self.ca_path_len)
+        if s.crl_url is not None:
+            from cryptography import x509
+
+            from cmpkit.core.ca.crl import OID_CRL_DP, crl_distribution_points
+            extensions.append((x509.UnrecognizedExtension(x509.ObjectIdentifier(OID_CRL_DP),
+                                                          crl_distribution_points(s.crl_url)), False))
         nb, na = issue.validity(ctx.now, not_before, not_after, s.issue.max_days, self.ca_not_after)
         for _attempt in range(8):
             serial = issue.random_serial()
@@ -259,6 +270,23 @@ class CAServer:
                 log.info("CA: issued certificate serial %x", serial)
                 return cert_req_id, cert
         raise Reject(SYSTEM_FAILURE, "no free serial number")
+
+    def _central_keygen(self, ctx: _Request, crm) -> Optional[bytes]:
+        """RFC 9483 4.1.6: for a request without POPO and without a public key (or with only its
+        algorithm), a key generated here, enveloped for the requester in ``ctx.enc_key``; its
+        SubjectPublicKeyInfo. None for an ordinary request."""
+        from cmpkit.core.ca import keygen
+        asked = keygen.requested(crm)
+        if asked is None or (asked is False and crm.template.public_key is None):
+            return None
+        if asked is False:
+            raise Reject(checks.BAD_POP, "POPO given with central key generation requested")
+        from cryptography.hazmat.primitives import serialization
+        key = keygen.generate(keygen.key_type_of_template(crm.template.public_key, self.s.keygen_type, self.s.issue))
+        ctx.enc_key = keygen.enveloped_key(self, ctx.req, key)
+        log.info("CA: key generated centrally for the request")
+        return key.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def _old_cert(self, ctx: _Request, crm) -> CertRecord:
         """kur: the certificate to update (oldCertID, else the protecting certificate); valid,
@@ -390,29 +418,18 @@ class CAServer:
         out = []
         for oid, value in bodies.read_itavs(ctx.req.body_content):
             handler = GENM_HANDLERS.get(oid) or _BUILTIN_GENM.get(oid)
-            out.append((oid, handler(self, value, ctx.now) if handler is not None else None))
+            answer_oid = genm_types.ANSWER_TYPE.get(oid, oid) if oid in GENM_HANDLERS else oid
+            out.append((answer_oid, handler(self, value, ctx.now) if handler is not None else None))
         return self._response(ctx, "genp", bodies.genm_der(out))
 
     def crl(self, now: float) -> bytes:
-        """A CRL of this CA listing every revoked certificate, with the next CRL number."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
-        ca = x509.load_der_x509_certificate(self.s.ca_cert)
-        at = datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc)
-        b = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject).last_update(at)
-             .next_update(at + datetime.timedelta(days=1))
-             .add_extension(x509.CRLNumber(self.store.next_crl_number()), False))
-        for rec in self.store.revoked():
-            when = datetime.datetime.fromtimestamp(int(rec.revoked_at or now), datetime.timezone.utc)
-            entry = x509.RevokedCertificateBuilder().serial_number(rec.serial).revocation_date(when)
-            reasons = _crl_reasons()
-            if rec.reason is not None and rec.reason in reasons:
-                entry = entry.add_extension(x509.CRLReason(reasons[rec.reason]), False)
-            b = b.add_revoked_certificate(entry.build())
-        key = self.s.ca_key
-        digest = None if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
-        return b.sign(key, digest).public_bytes(serialization.Encoding.DER)
+        """A CRL of this CA listing every revoked certificate, with the next CRL number
+        (:func:`cmpkit.core.ca.crl.build_crl`: any CA key type, ML-DSA included)."""
+        from cmpkit.core.ca.crl import build_crl
+        from cmpkit.core.keys import SoftwareKey
+        return build_crl(SoftwareKey(self.s.ca_key), self.ca_subject, now, self.store.revoked(),
+                         self.store.next_crl_number(), self.s.crl_url, protection.subject_key_id(self.s.ca_cert),
+                         self.s.digest)
 
     # ------------------------------------------------------------------ responses
     def _response(self, ctx: _Request, body_type: str, body, extra_certs=(), general_info=()) -> PKIMessage:
@@ -472,10 +489,7 @@ def _current_crl(server: CAServer, value, now) -> bytes:
 
 _BUILTIN_GENM = {OID_CA_CERTS: _ca_certs, OID_CURRENT_CRL: _current_crl}
 
+# the RFC 9480 2.3 info types (openssl cmp -infotype): caCerts, rootCaCert, certReqTemplate, crlStatusList
+from cmpkit.core.ca import genm as _ca_genm  # noqa: E402 - after GENM_HANDLERS, which it fills
 
-def _crl_reasons() -> dict:
-    from cryptography.x509 import ReasonFlags as R
-    return {0: R.unspecified, 1: R.key_compromise, 2: R.ca_compromise, 3: R.affiliation_changed,
-            4: R.superseded, 5: R.cessation_of_operation, 6: R.certificate_hold, 8: R.remove_from_crl,
-            9: R.privilege_withdrawn, 10: R.aa_compromise}
-
+GENM_HANDLERS.update(_ca_genm.HANDLERS)
