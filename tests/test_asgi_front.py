@@ -93,3 +93,22 @@ def test_a_large_request_within_the_limit_is_served(front):
     body = b"\x30\x83" + (90000).to_bytes(3, "big") + b"\x5a" * 90000   # over the head limit, under MAX_REQUEST
     answer = raw(front.port, post(body))
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(body)
+
+
+def test_a_response_leaves_in_one_write(front, monkeypatch):
+    """Head and body in one transport write with either parser: uvicorn writes them apart, and a
+    client's delayed ACK then holds the body back some 40 ms on a kept connection."""
+    from cmpkit_http import server as front_module
+    writes = []
+    flush = front_module._Corked.flush
+
+    def counting_flush(self):
+        if self.parts:
+            writes.append([part for part in self.parts if part])  # h11 adds an empty end of message
+        flush(self)
+    monkeypatch.setattr(front_module._Corked, "flush", counting_flush)
+    t = transfer(front.port)
+    for i in range(2):
+        assert t.send(seq(bytes([i]))) == seq(bytes([i]))
+    assert len(writes) == 2 and all(len(parts) == 2 and parts[1] == seq(bytes([i]))
+                                    for i, parts in enumerate(writes))

@@ -22,7 +22,8 @@ keep-alive timeout covers only the latter), beyond ``-srv_max_conns`` open conne
 gets ``503`` at once (uvicorn's ``limit_concurrency`` answers only once a request arrived), a
 request head is limited to :data:`MAX_HEAD` bytes and :data:`MAX_HEADERS` lines (``431``), the TLS
 handshake must end within ``-srv_request_timeout`` too (uvicorn leaves asyncio's 60 s), a response
-leaves in one write (uvicorn writes head and body apart), and an
+leaves in one write (uvicorn writes head and body apart: with the client's delayed ACK that
+costs 40 ms a response), and an
 HTTP/1.0 client asking for keep-alive (``openssl cmp`` does) keeps its connection (uvicorn closes
 it; with h11 this is not possible: install the ``fast`` extra). Malformed HTTP gets ``400`` from
 uvicorn and the server keeps serving. ``-max_msgs N`` stops the server after N CMP messages;
@@ -187,6 +188,17 @@ class _HttpToolsGuard(_Guard):
         super().on_message_complete()
 
 
+class _H11Guard(_Guard):
+    """h11's protocol: each response leaves in one write too (the cycle a request creates is given
+    the corked transport before the application runs)."""
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not isinstance(cycle.transport, _Corked):
+            cycle.transport = _Corked(self.transport, self.loop)
+
+
 class _Corked:
     """The transport as a response sees it: uvicorn's writes of head and body leave in one piece (one
     syscall and segment, at the end of the loop iteration) instead of two."""
@@ -230,7 +242,7 @@ def guarded_protocol(front: "CmpHttpServer", http: str = "auto"):
             if http == "httptools":
                 raise
     from uvicorn.protocols.http.h11_impl import H11Protocol
-    return type("CmpH11Protocol", (_Guard, H11Protocol), {"front": front})
+    return type("CmpH11Protocol", (_H11Guard, H11Protocol), {"front": front})
 
 
 class _ToCmpkitLog(logging.Handler):
