@@ -352,11 +352,13 @@ class HttpTransport:
             path = given_path if given_path.startswith("/") else "/" + given_path
         self.host, self.port, self.path = host, port, path
         self.url = format_origin(scheme, host, port) + path
-        import httpx
-        try:
-            httpx.URL(self.url).host  # .host decodes IDNA labels
-        except Exception as exc:  # noqa: BLE001 - httpx raises InvalidURL, idna errors, ...
-            raise ConfigError(f"invalid -server argument '{server}': {exc}") from None
+        from .plain import simple_url  # a URL httpx takes unchanged needs no check by httpx
+        if not simple_url(host, path):
+            import httpx
+            try:
+                httpx.URL(self.url).host  # .host decodes IDNA labels
+            except Exception as exc:  # noqa: BLE001 - httpx raises InvalidURL, idna errors, ...
+                raise ConfigError(f"invalid -server argument '{server}': {exc}") from None
         keep_alive = cfg.get("keep_alive")
         self.keep_alive = 1 if keep_alive is None else keep_alive
         msg_timeout = cfg.get("msg_timeout")
@@ -364,6 +366,7 @@ class HttpTransport:
         proxy, source = proxy_for(host, self.tls, cfg.get("proxy"), cfg.get("no_proxy"), environ)
         self.proxy = proxy_origin(proxy, source) if proxy else None
         if self.proxy:
+            import httpx
             try:
                 httpx.URL(self.proxy).host
             except Exception as exc:  # noqa: BLE001
@@ -374,9 +377,15 @@ class HttpTransport:
                 raise ConfigError("-tls_used needs the run's credentials loader")
             self.ssl_context = build_ssl_context(cfg, loader, host)
         self._client = None
+        self._plain = None  # plain http without a proxy: no httpx (cmpkit_http.plain)
+        if not self.tls and not self.proxy and simple_url(host, path):
+            from .plain import PlainSender
+            self._plain = PlainSender(host, port, path, CONTENT_TYPE, _reason)
         log.info("will contact %s%s", self.url, f" via {self.proxy}" if self.proxy else "")
 
     def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -404,6 +413,8 @@ class HttpTransport:
         return limit, source
 
     def send(self, request_der: bytes, timeout: Optional[float] = None) -> bytes:
+        if self._plain is not None:
+            return self._plain.send(self, request_der, timeout)
         import httpx
         client = self._http_client()
         limit, source = self._timeout(timeout)
@@ -430,7 +441,6 @@ class HttpTransport:
         return body
 
     def _read_body(self, response, start: float, limit, where: str) -> bytes:
-        import httpx
         chunks, size = [], 0
         for chunk in response.iter_raw():
             size += len(chunk)
@@ -440,6 +450,7 @@ class HttpTransport:
                 raise TransferError(f"response from {where} exceeds the maximum length of {MAX_RESPONSE} bytes")
             chunks.append(chunk)
             if limit is not None and time.monotonic() - start > limit:
+                import httpx
                 raise httpx.ReadTimeout("round trip too slow")
         body = b"".join(chunks)
         ctype = response.headers.get("content-type")
