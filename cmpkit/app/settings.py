@@ -69,7 +69,7 @@ def _read_csr(cfg, loader) -> Optional[bytes]:
 
 def build_client_settings(cfg, loader: Loader):
     """ClientSettings for the configured command: openssl cmp's setup_*_ctx in one place."""
-    from cryptography import x509
+    from ..core.lazy import x509  # imported when a certificate is parsed
 
     from ..core.client import ClientSettings
 
@@ -291,7 +291,7 @@ def _self_signed(cert_der: bytes) -> bool:
 
 
 def _recipient(cfg, s) -> Optional[bytes]:
-    from cryptography import x509
+    from ..core.lazy import x509
     r = _dn(cfg, "recipient")
     if r is not None:
         return r
@@ -309,7 +309,7 @@ def _recipient(cfg, s) -> Optional[bytes]:
 
 def _template(cfg, loader, s):
     """The CertTemplate of ir/cr/kur with the man page's fallbacks."""
-    from cryptography import x509
+    from ..core.lazy import x509
 
     from ..core import bodies
     from ..core.x509conf import extensions_from_section, parse_sans, policy_oids_extension
@@ -341,7 +341,7 @@ def _template(cfg, loader, s):
             exts[e.oid.dotted_string] = e
     conf = _conf(cfg)
     reqexts_san = False
-    san_oid = x509.SubjectAlternativeName.oid.dotted_string
+    san_oid = "2.5.29.17"  # x509.SubjectAlternativeName.oid, without importing cryptography.x509
     for opt in ("reqexts", "policies"):
         section = cfg.get(opt)
         if section is not None:
