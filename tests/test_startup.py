@@ -131,3 +131,25 @@ def test_a_pbm_enrollment_in_process_imports_neither_httpx_nor_stevedore(tmp_pat
     imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
     for module in ("httpx", "stevedore", "importlib.metadata", "cmpkit.core.verify.policy", "cmpkit_pkcs11.uri"):
         assert module not in imported
+
+
+@pytest.mark.parametrize("text", [
+    "/CN=leaf", "/", "/CN=a/O=b/OU=c/C=DE/ST=x/L=y", "/CN=a+O=b", "/O=z+CN=a+OU=m/C=US", "/CN=\u00fc\u00df\u4e2d",
+    "/emailAddress=a@b.c/DC=example/DC=com", "/serialNumber=123/dnQualifier=q", "/CN=a\\/b\\+c\\\\d",
+    "/CN=", "/CN=x/foo=bar/O=o", "/2.5.4.3=x/1.2.3.4=y", "/C=D", "/CN=a+CN=a", "/jurisdictionC=DE/CN=x",
+    "/CN=" + "x" * 65, "/C=D\u00e9", "/emailAddress=\u00fc@x", "/CN=\udcff", "/1.2.99999999999999999999=x",
+    "CN=x", "/CN", "/CN=a\\", "/OU=m+O=z+CN=a+L=q+ST=r+title=t", "/DC=b+DC=a+DC=c/CN=x+emailAddress=e@x",
+])
+def test_parse_dn_der_is_parse_dn_public_bytes(text, caplog):
+    """The DER encoded without cryptography.x509 equals cryptography's encoding of parse_dn's
+    Name, with the same warnings, or both fail with the same message."""
+    from cmpkit.core.names import parse_dn, parse_dn_der
+    from cmpkit.errors import ConfigError
+    results = []
+    for parse in (lambda: parse_dn(text, "-subject").public_bytes(), lambda: parse_dn_der(text, "-subject")):
+        caplog.clear()
+        try:
+            results.append((parse(), [r.getMessage() for r in caplog.records]))
+        except ConfigError as exc:
+            results.append((str(exc), [r.getMessage() for r in caplog.records]))
+    assert results[0] == results[1]

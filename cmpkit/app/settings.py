@@ -45,9 +45,9 @@ def _dn(cfg, name: str):
         _parsed_dns.clear()
         _parsed_dns["cfg"] = cfg
     if (name, value) not in _parsed_dns:
-        from ..core.names import parse_dn
+        from ..core.names import parse_dn_der  # parse_dn(...).public_bytes(), without cryptography.x509
         desc = {"expect_sender": "expected sender"}.get(name, name)  # as openssl names them in warnings
-        _parsed_dns[(name, value)] = parse_dn(value, f"-{name}", desc).public_bytes()
+        _parsed_dns[(name, value)] = parse_dn_der(value, f"-{name}", desc)
     return _parsed_dns[(name, value)]
 
 
