@@ -27,13 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
-import ssl
-import tempfile
 import time
 from typing import Optional
 
+from cmpkit.core.lazy import LazyModule
 from cmpkit.errors import ConfigError, CredentialError, TransferError
+
+# imported on first use: a plain-http run (cmpkit_http.plain) needs none of them, and ssl maps
+# libssl (megabytes of a one-shot run's memory)
+secrets, ssl, tempfile = LazyModule("secrets"), LazyModule("ssl"), LazyModule("tempfile")
 
 log = logging.getLogger("cmpkit.transport")
 
@@ -150,17 +152,25 @@ def proxy_origin(proxy: str, source: str) -> str:
 
 # ------------------------------------------------------------------ TLS
 
-class _NamedSSLContext(ssl.SSLContext):
-    """An SSLContext that always uses ``tls_name`` for SNI and for the host name check.
+def _named_ssl_context_class():
+    """The class _NamedSSLContext, defined on first use (it subclasses ssl.SSLContext)."""
+    global _NamedSSLContext
+    if _NamedSSLContext is None:
+        class _NamedSSLContext(ssl.SSLContext):
+            """An SSLContext that always uses ``tls_name`` for SNI and for the host name check.
 
-    httpx/httpcore pass the URL's host (or, through a proxy tunnel, the target's host);
-    ``-tls_host`` must win in both cases.
-    """
+            httpx/httpcore pass the URL's host (or, through a proxy tunnel, the target's host);
+            ``-tls_host`` must win in both cases.
+            """
 
-    tls_name: Optional[str] = None
+            tls_name: Optional[str] = None
 
-    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
-        return super().wrap_socket(sock, *args, server_hostname=self.tls_name or server_hostname, **kwargs)
+            def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
+                return super().wrap_socket(sock, *args, server_hostname=self.tls_name or server_hostname, **kwargs)
+    return _NamedSSLContext
+
+
+_NamedSSLContext = None
 
 
 def _issuer_chain(leaf_der: bytes, pool: list) -> list:
@@ -220,7 +230,7 @@ def _certs_option(cfg, loader, name: str, what: str) -> list:
 def build_ssl_context(cfg, loader, host: str) -> ssl.SSLContext:
     """The TLS client context of ``-tls_used`` with -tls_cert/-tls_key/-tls_keypass/-tls_extra/
     -tls_trusted/-tls_host, as openssl's setup_ssl_ctx builds it."""
-    ctx = _NamedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = _named_ssl_context_class()(ssl.PROTOCOL_TLS_CLIENT)
     ctx.tls_name = cfg.get("tls_host") or strip_brackets(host)
     ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
     if cfg.get("tls_trusted"):
