@@ -78,10 +78,29 @@ def test_plain_http_sends_the_bytes_the_httpx_path_sends(keep_alive):
     b"HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 0\r\n\r\n",
     b"garbage\r\n\r\n",
     b"",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\n",  # cut in the header
+    b"HTTP/1.1 500 \xe9chec\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1  200 OK\r\nContent-Length: 2\r\n\r\n\x30\x00",
 ])
 def test_plain_http_fails_as_the_httpx_path_does(answer):
     plain, via_httpx = exchange(answer, True)[0], exchange(answer, False)[0]
     assert isinstance(plain, str) and plain == via_httpx
+
+
+@pytest.mark.parametrize("answer", [
+    OK,
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\n\x30\x02\r\n2\r\n\x05\x00\r\n0\r\n\r\n",  # chunked: read by http.client
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 4\r\n\r\n"
+    b"\x30\x02\x05\x00",
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp;\r\n charset=x\r\nContent-Length: 4\r\n\r\n\x30\x02\x05\x00",
+    b"HTTP/1.0 200 OK\r\ncontent-type:application/pkixcmp \r\nContent-Length: 4\r\n\r\n\x30\x02\x05\x00",
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp\r\n\r\n\x30\x02\x05\x00",  # until the end
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: 4\r\n\r\n\x30\x02\x05\x00extra",
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: x\r\n\r\n\x30\x00",
+])
+def test_plain_http_answers_as_the_httpx_path(answer):
+    assert exchange(answer, True)[0] == exchange(answer, False)[0]
 
 
 def test_plain_http_connection_refused_as_the_httpx_path():
