@@ -134,6 +134,7 @@ def test_simple_url_only_where_httpx_changes_nothing(host, path, simple):
         assert (url.host, url.raw_path.decode()) == (host.lower(), path)
 
 
+@pytest.mark.slow
 def test_a_pbm_enrollment_in_process_imports_neither_httpx_nor_stevedore(tmp_path):
     """After one discovery, an in-process run with -secret reads no entry points and needs no
     httpx, no path validation (nothing to validate) and no PKCS#11 URI parser."""

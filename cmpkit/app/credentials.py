@@ -107,12 +107,15 @@ class _DeferredPolicy:
     checks no certificate (PBM protection, no -out_trusted) never needs."""
 
     def __init__(self, options):
-        self._options, self._policy = options, None
+        import threading
+        self._options, self._policy, self._lock = options, None, threading.Lock()
 
     def __getattr__(self, name: str):
         if self._policy is None:
-            import time
+            with self._lock:  # one policy (one CertStore) also when the mock's threads ask first
+                if self._policy is None:
+                    import time
 
-            from ..core.verify.policy import DefaultVerificationPolicy
-            self._policy = DefaultVerificationPolicy(self._options, clock=time.time)
+                    from ..core.verify.policy import DefaultVerificationPolicy
+                    self._policy = DefaultVerificationPolicy(self._options, clock=time.time)
         return getattr(self._policy, name)
