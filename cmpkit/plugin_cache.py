@@ -11,6 +11,10 @@ without importing the plugins or pluggy at all. The record depends on:
 - the interpreter, cmpkit's version and ``CMPKIT_BLOCK_PLUGINS``;
 - every ``sys.path`` entry and its modification time, which changes when a distribution
   (and so an entry point) is installed or removed there, as stevedore's own cache assumes;
+  when only the time changed (e.g. ``python -m cmpkit`` writing its output into the current
+  directory, which is on the path), the record still holds if the entry's distributions
+  (``*.dist-info``, ``*.egg-info``, ``*.egg-link``, ``*.pth``) and the names of cmpkit's and
+  the plugins' packages in it are the same as when it was written;
 - every source file of cmpkit and of the plugins' packages that was loaded, and its
   modification time.
 
@@ -24,7 +28,8 @@ import marshal
 import os
 import sys
 
-FORMAT = 3  # bump when the record's layout changes (2: Option.order; 3: the plugins' modules)
+FORMAT = 4  # bump when the record's layout changes (2: Option.order; 3: the plugins' modules; 4: paths)
+_DIST_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 
 def _directory() -> str:
@@ -33,8 +38,11 @@ def _directory() -> str:
 
 
 def _path() -> str:
+    """One record per interpreter and module search path (``python -m cmpkit`` puts the current
+    directory first, the ``cmpkit`` script its own directory: they do not overwrite each other)."""
     import zlib
-    return os.path.join(_directory(), f"plugin-options-{zlib.crc32(sys.executable.encode()):08x}.marshal")
+    crc = zlib.crc32("\0".join([sys.executable, *sys.path]).encode())
+    return os.path.join(_directory(), f"plugin-options-{crc:08x}.marshal")
 
 
 def _mtime(path: str):
@@ -47,7 +55,23 @@ def _mtime(path: str):
 def _key() -> tuple:
     from . import __version__
     return (FORMAT, __version__, sys.version, sys.executable, os.environ.get("CMPKIT_BLOCK_PLUGINS", ""),
-            tuple((p, _mtime(p)) for p in sys.path))
+            tuple(sys.path))
+
+
+def _listing(path: str, packages) -> list:
+    """What in a sys.path directory can add, remove or shadow a plugin: its distributions and
+    the modules named like cmpkit's and the plugins' packages (sorted names)."""
+    try:
+        names = os.listdir(path or ".")
+    except OSError:
+        return []
+    return sorted(n for n in names if n.endswith(_DIST_SUFFIXES) or n.partition(".")[0] in packages)
+
+
+def _paths_unchanged(paths, packages) -> bool:
+    """Each sys.path entry has its recorded modification time, or else the same listing."""
+    return all(_mtime(p) == t or (t is not None and _mtime(p) is not None and _listing(p, packages) == listing)
+               for p, t, listing in paths)
 
 
 _record_read = False
@@ -63,7 +87,8 @@ def _valid_record():
             try:
                 with open(_path(), "rb") as fh:
                     record = marshal.load(fh)
-                if record["key"] == _key() and all(_mtime(f) == t for f, t in record["files"]):
+                if (record["key"] == _key() and all(_mtime(f) == t for f, t in record["files"])
+                        and _paths_unchanged(record["paths"], set(record["packages"]))):
                     _record = record
             except Exception:  # noqa: BLE001 - a missing, foreign or damaged cache only costs a discovery
                 pass
@@ -110,6 +135,8 @@ def remember(options, plugins, blocked=()) -> None:
                     if name.partition(".")[0] in packages and getattr(m, "__file__", None)})
     try:
         data = marshal.dumps({"key": _key(), "files": [(f, _mtime(f)) for f in files],
+                              "packages": sorted(packages),
+                              "paths": [(p, _mtime(p), _listing(p, packages)) for p in sys.path],
                               "options": [tuple(o) for o in options], "plugins": plugins,
                               "blocked": blocked})
     except ValueError:  # an option default marshal cannot store: no cache

@@ -136,3 +136,30 @@ def test_a_blocked_plugin_stays_blocked_from_the_record(env):
         code, err, discovered = command_run(blocked, *GENM)
         assert code == 1 and discovered == expect_scan
         assert "'mock' (blocked by CMPKIT_BLOCK_PLUGINS)" in err
+
+
+def test_a_new_file_on_the_path_that_is_no_distribution_keeps_the_record(env):
+    """`python -m cmpkit ... -certout cert.pem` writes into the current directory, which is on
+    sys.path: that alone must not cost a discovery; a distribution appearing there must."""
+    e, site = env
+    assert command_run(e, *GENM)[0] == 0
+    (site / "cert.pem").write_bytes(b"not a distribution")
+    os.utime(site, ns=(os.stat(site).st_atime_ns, os.stat(site).st_mtime_ns + 10**9))  # mtime surely moved
+    assert not command_run(e, *GENM)[2]
+    (site / "other-1.0.dist-info").mkdir()
+    os.utime(site, ns=(os.stat(site).st_atime_ns, os.stat(site).st_mtime_ns + 10**9))
+    assert command_run(e, *GENM)[2]
+
+
+def test_the_script_and_python_m_keep_separate_records(env, tmp_path):
+    """Different module search paths (python -m puts the current directory first) do not
+    overwrite each other's record, so neither rediscovers every time."""
+    e, _ = env
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for cwd in (None, other):
+        subprocess.run([sys.executable, "-m", "cmpkit", *GENM], capture_output=True, env=e, timeout=60, cwd=cwd)
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *GENM], capture_output=True, text=True,
+                       env=e, timeout=60)
+    assert r.returncode == 0 and " stevedore" not in r.stderr and "importlib.metadata" not in r.stderr
+    assert len(os.listdir(os.path.join(e["XDG_CACHE_HOME"], "cmpkit"))) == 2

@@ -98,11 +98,28 @@ class Loader:
         if self._policy is None:
             policy = self.hook.cmpkit_verification_policy(config=self.cfg)
             if policy is None:
-                import time
-
-                from ..core.verify import DefaultVerificationPolicy, VerifyOptions
+                from ..core.verify.options import VerifyOptions
                 from .crl_files import crls_from_config
-                policy = DefaultVerificationPolicy(VerifyOptions.from_config(self.cfg, crls_from_config(self.cfg)),
-                                                   clock=time.time)
+                policy = _DeferredPolicy(VerifyOptions.from_config(self.cfg, crls_from_config(self.cfg)))
             self._policy = policy
         return self._policy
+
+
+class _DeferredPolicy:
+    """The bundled DefaultVerificationPolicy with the run's (already checked) options, built on
+    first use: building it imports the path validation and cryptography.x509, which a run that
+    checks no certificate (PBM protection, no -out_trusted) never needs."""
+
+    def __init__(self, options):
+        import threading
+        self._options, self._policy, self._lock = options, None, threading.Lock()
+
+    def __getattr__(self, name: str):
+        if self._policy is None:
+            with self._lock:  # one policy (one CertStore) also when the mock's threads ask first
+                if self._policy is None:
+                    import time
+
+                    from ..core.verify.policy import DefaultVerificationPolicy
+                    self._policy = DefaultVerificationPolicy(self._options, clock=time.time)
+        return getattr(self._policy, name)

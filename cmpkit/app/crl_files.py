@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from cryptography import x509
-
+from ..core.lazy import x509  # imported when a CRL is read
 from ..core.verify.options import config_list
 from ..errors import CredentialError
 

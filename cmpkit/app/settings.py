@@ -45,9 +45,9 @@ def _dn(cfg, name: str):
         _parsed_dns.clear()
         _parsed_dns["cfg"] = cfg
     if (name, value) not in _parsed_dns:
-        from ..core.names import parse_dn
+        from ..core.names import parse_dn_der  # parse_dn(...).public_bytes(), without cryptography.x509
         desc = {"expect_sender": "expected sender"}.get(name, name)  # as openssl names them in warnings
-        _parsed_dns[(name, value)] = parse_dn(value, f"-{name}", desc).public_bytes()
+        _parsed_dns[(name, value)] = parse_dn_der(value, f"-{name}", desc)
     return _parsed_dns[(name, value)]
 
 
@@ -69,7 +69,7 @@ def _read_csr(cfg, loader) -> Optional[bytes]:
 
 def build_client_settings(cfg, loader: Loader):
     """ClientSettings for the configured command: openssl cmp's setup_*_ctx in one place."""
-    from cryptography import x509
+    from ..core.lazy import x509  # imported when a certificate is parsed
 
     from ..core.client import ClientSettings
 
@@ -291,7 +291,7 @@ def _self_signed(cert_der: bytes) -> bool:
 
 
 def _recipient(cfg, s) -> Optional[bytes]:
-    from cryptography import x509
+    from ..core.lazy import x509
     r = _dn(cfg, "recipient")
     if r is not None:
         return r
@@ -309,7 +309,7 @@ def _recipient(cfg, s) -> Optional[bytes]:
 
 def _template(cfg, loader, s):
     """The CertTemplate of ir/cr/kur with the man page's fallbacks."""
-    from cryptography import x509
+    from ..core.lazy import x509
 
     from ..core import bodies
     from ..core.x509conf import extensions_from_section, parse_sans, policy_oids_extension
@@ -341,7 +341,7 @@ def _template(cfg, loader, s):
             exts[e.oid.dotted_string] = e
     conf = _conf(cfg)
     reqexts_san = False
-    san_oid = x509.SubjectAlternativeName.oid.dotted_string
+    san_oid = "2.5.29.17"  # x509.SubjectAlternativeName.oid, without importing cryptography.x509
     for opt in ("reqexts", "policies"):
         section = cfg.get(opt)
         if section is not None:

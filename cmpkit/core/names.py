@@ -126,6 +126,15 @@ def name_attribute(type_name: str, value: str, what: str):
     from cryptography import x509
     from cryptography.x509.name import _ASN1Type
 
+    oid, kind = _checked_attribute(type_name, value, what)
+    try:
+        return x509.NameAttribute(x509.ObjectIdentifier(oid), value, _type=getattr(_ASN1Type, kind))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{what}: bad value for {type_name}: {exc}") from None
+
+
+def _checked_attribute(type_name: str, value: str, what: str) -> tuple:
+    """(dotted OID, string kind) of ``type_name=value`` after OpenSSL's checks of type and value."""
     oid = attribute_oid(type_name)
     if oid is None:
         hint = ""
@@ -142,10 +151,7 @@ def name_attribute(type_name: str, value: str, what: str):
     allowed = {_PRINTABLE: _PRINTABLE_CHARS, _NUMERIC: _NUMERIC_CHARS}.get(kind)
     if (allowed is not None and not set(value) <= allowed) or (kind == _IA5 and not value.isascii()):
         raise ConfigError(f"{what}: illegal characters for a {kind} in the value of {type_name}: '{value}'")
-    try:
-        return x509.NameAttribute(x509.ObjectIdentifier(oid), value, _type=getattr(_ASN1Type, kind))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{what}: bad value for {type_name}: {exc}") from None
+    return oid, kind
 
 
 MULTI_VALUE_HINT = ("a '+' in a value string needs be escaped using '\\' else a new member of a "
@@ -168,6 +174,15 @@ def parse_dn(text: str, what: str, desc: Optional[str] = None):
     """
     from cryptography import x509
 
+    rdns = _parse_rdns(text, what, desc, name_attribute)
+    try:
+        return x509.Name([x509.RelativeDistinguishedName(rdn) for rdn in rdns])
+    except ValueError as exc:
+        raise ConfigError(f"{what}: bad name '{text}': {exc}") from None
+
+
+def _parse_rdns(text: str, what: str, desc: Optional[str], attribute) -> list:
+    """The RDNs of :func:`parse_dn`'s syntax as lists of ``attribute(type, value, what)``."""
     if not text.startswith("/"):
         raise ConfigError(f"{what}: name '{text}' is not in the format /type0=value0/type1=value1/... "
                           "(characters may be escaped by '\\')")
@@ -202,15 +217,58 @@ def parse_dn(text: str, what: str, desc: Optional[str] = None):
         if not value:
             log.warning("%s: no value given for name attribute '%s'; skipped", what, type_name)
             continue
-        attr = name_attribute(type_name, "".join(value), what)
+        attr = attribute(type_name, "".join(value), what)
         if is_multi and rdns:
             rdns[-1].append(attr)
         else:
             rdns.append([attr])
-    try:
-        return x509.Name([x509.RelativeDistinguishedName(rdn) for rdn in rdns])
-    except ValueError as exc:
-        raise ConfigError(f"{what}: bad name '{text}': {exc}") from None
+    return rdns
+
+
+# ---- parse_dn(...).public_bytes() without cryptography.x509 (start-up cost of a one-shot run)
+_DER_TAGS = {_UTF8: 0x0C, _PRINTABLE: 0x13, _IA5: 0x16, _NUMERIC: 0x12}
+_X509_CHECKED = {"2.5.4.6", "1.3.6.1.4.1.311.60.2.1.3"}  # country names: cryptography's own checks apply
+
+
+def _plain_attribute(type_name: str, value: str, what: str):
+    """OpenSSL's checks, then (oid, kind, value) where encoding it needs no cryptography, else
+    the ``x509.NameAttribute`` (whose own checks raise here, in parse order, as in parse_dn)."""
+    oid, kind = _checked_attribute(type_name, value, what)
+    if kind in _DER_TAGS and oid not in _X509_CHECKED and max(len(a) for a in oid.split(".")) <= 18:
+        try:
+            value.encode("utf-8" if kind == _UTF8 else "ascii")
+            return oid, kind, value
+        except UnicodeEncodeError:
+            pass
+    return name_attribute(type_name, value, what)
+
+
+def parse_dn_der(text: str, what: str, desc: Optional[str] = None) -> bytes:
+    """``parse_dn(text, what, desc).public_bytes()``: the same checks, warnings and DER, encoded
+    here (core.der) unless an attribute needs cryptography's checks: a run with ``-subject``
+    then need not import cryptography.x509."""
+    rdns = _parse_rdns(text, what, desc, _plain_attribute)
+    if any(not isinstance(a, tuple) for rdn in rdns for a in rdn):
+        from cryptography import x509
+        from cryptography.x509.name import _ASN1Type
+
+        def full(a):
+            if not isinstance(a, tuple):
+                return a
+            return x509.NameAttribute(x509.ObjectIdentifier(a[0]), a[2], _type=getattr(_ASN1Type, a[1]))
+        try:
+            return x509.Name([x509.RelativeDistinguishedName([full(a) for a in rdn]) for rdn in rdns]).public_bytes()
+        except ValueError as exc:
+            raise ConfigError(f"{what}: bad name '{text}': {exc}") from None
+    from . import der
+    encoded = []
+    for rdn in rdns:
+        members = {der.sequence(der.oid(oid), der.tlv(_DER_TAGS[kind], value.encode(
+            "utf-8" if kind == _UTF8 else "ascii"))) for oid, kind, value in rdn}
+        if len(members) != len(rdn):  # x509.RelativeDistinguishedName refuses duplicate attributes
+            raise ConfigError(f"{what}: bad name '{text}': duplicate attributes are not allowed")
+        encoded.append(der.tlv(0x31, b"".join(sorted(members))))  # DER: SET OF members in order
+    return der.sequence(*encoded)
 
 
 def _escape(value: str) -> str:

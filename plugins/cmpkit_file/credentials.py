@@ -14,12 +14,12 @@ import os
 import re
 from typing import Callable, Optional, Union
 
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from cmpkit import file_path
 from cmpkit.errors import ConfigError, CredentialError, DecodeError
+from cmpkit.core.lazy import x509  # imported when a certificate is read
 
 Password = Union[bytes, str, None, Callable[[], Union[bytes, str, None]]]
 

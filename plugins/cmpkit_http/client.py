@@ -27,13 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
-import ssl
-import tempfile
 import time
 from typing import Optional
 
+from cmpkit.core.lazy import LazyModule
 from cmpkit.errors import ConfigError, CredentialError, TransferError
+
+# imported on first use: a plain-http run (cmpkit_http.plain) needs none of them, and ssl maps
+# libssl (megabytes of a one-shot run's memory)
+secrets, ssl, tempfile = LazyModule("secrets"), LazyModule("ssl"), LazyModule("tempfile")
 
 log = logging.getLogger("cmpkit.transport")
 
@@ -150,17 +152,25 @@ def proxy_origin(proxy: str, source: str) -> str:
 
 # ------------------------------------------------------------------ TLS
 
-class _NamedSSLContext(ssl.SSLContext):
-    """An SSLContext that always uses ``tls_name`` for SNI and for the host name check.
+def _named_ssl_context_class():
+    """The class _NamedSSLContext, defined on first use (it subclasses ssl.SSLContext)."""
+    global _NamedSSLContext
+    if _NamedSSLContext is None:
+        class _NamedSSLContext(ssl.SSLContext):
+            """An SSLContext that always uses ``tls_name`` for SNI and for the host name check.
 
-    httpx/httpcore pass the URL's host (or, through a proxy tunnel, the target's host);
-    ``-tls_host`` must win in both cases.
-    """
+            httpx/httpcore pass the URL's host (or, through a proxy tunnel, the target's host);
+            ``-tls_host`` must win in both cases.
+            """
 
-    tls_name: Optional[str] = None
+            tls_name: Optional[str] = None
 
-    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
-        return super().wrap_socket(sock, *args, server_hostname=self.tls_name or server_hostname, **kwargs)
+            def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
+                return super().wrap_socket(sock, *args, server_hostname=self.tls_name or server_hostname, **kwargs)
+    return _NamedSSLContext
+
+
+_NamedSSLContext = None
 
 
 def _issuer_chain(leaf_der: bytes, pool: list) -> list:
@@ -220,7 +230,7 @@ def _certs_option(cfg, loader, name: str, what: str) -> list:
 def build_ssl_context(cfg, loader, host: str) -> ssl.SSLContext:
     """The TLS client context of ``-tls_used`` with -tls_cert/-tls_key/-tls_keypass/-tls_extra/
     -tls_trusted/-tls_host, as openssl's setup_ssl_ctx builds it."""
-    ctx = _NamedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = _named_ssl_context_class()(ssl.PROTOCOL_TLS_CLIENT)
     ctx.tls_name = cfg.get("tls_host") or strip_brackets(host)
     ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
     if cfg.get("tls_trusted"):
@@ -352,11 +362,13 @@ class HttpTransport:
             path = given_path if given_path.startswith("/") else "/" + given_path
         self.host, self.port, self.path = host, port, path
         self.url = format_origin(scheme, host, port) + path
-        import httpx
-        try:
-            httpx.URL(self.url).host  # .host decodes IDNA labels
-        except Exception as exc:  # noqa: BLE001 - httpx raises InvalidURL, idna errors, ...
-            raise ConfigError(f"invalid -server argument '{server}': {exc}") from None
+        from .plain import simple_url  # a URL httpx takes unchanged needs no check by httpx
+        if not simple_url(host, path):
+            import httpx
+            try:
+                httpx.URL(self.url).host  # .host decodes IDNA labels
+            except Exception as exc:  # noqa: BLE001 - httpx raises InvalidURL, idna errors, ...
+                raise ConfigError(f"invalid -server argument '{server}': {exc}") from None
         keep_alive = cfg.get("keep_alive")
         self.keep_alive = 1 if keep_alive is None else keep_alive
         msg_timeout = cfg.get("msg_timeout")
@@ -364,6 +376,7 @@ class HttpTransport:
         proxy, source = proxy_for(host, self.tls, cfg.get("proxy"), cfg.get("no_proxy"), environ)
         self.proxy = proxy_origin(proxy, source) if proxy else None
         if self.proxy:
+            import httpx
             try:
                 httpx.URL(self.proxy).host
             except Exception as exc:  # noqa: BLE001
@@ -374,9 +387,15 @@ class HttpTransport:
                 raise ConfigError("-tls_used needs the run's credentials loader")
             self.ssl_context = build_ssl_context(cfg, loader, host)
         self._client = None
+        self._plain = None  # plain http without a proxy: no httpx (cmpkit_http.plain)
+        if not self.tls and not self.proxy and simple_url(host, path):
+            from .plain import PlainSender
+            self._plain = PlainSender(host, port, path, CONTENT_TYPE, _reason)
         log.info("will contact %s%s", self.url, f" via {self.proxy}" if self.proxy else "")
 
     def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -405,6 +424,8 @@ class HttpTransport:
         return limit, source
 
     def send(self, request_der: bytes, timeout: Optional[float] = None) -> bytes:
+        if self._plain is not None:
+            return self._plain.send(self, request_der, timeout)
         import httpx
         client = self._http_client()
         limit, source = self._timeout(timeout)
@@ -447,7 +468,6 @@ class HttpTransport:
                            request_der, {"timeout": {"connect": limit, "read": limit, "write": limit, "pool": limit}})
 
     def _read_body(self, response, start: float, limit, where: str) -> bytes:
-        import httpx
         chunks, size = [], 0
         for chunk in response.iter_raw():
             size += len(chunk)
@@ -457,6 +477,7 @@ class HttpTransport:
                 raise TransferError(f"response from {where} exceeds the maximum length of {MAX_RESPONSE} bytes")
             chunks.append(chunk)
             if limit is not None and time.monotonic() - start > limit:
+                import httpx
                 raise httpx.ReadTimeout("round trip too slow")
         body = b"".join(chunks)
         ctype = response.headers.get("content-type")

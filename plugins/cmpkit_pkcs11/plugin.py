@@ -23,10 +23,14 @@ from typing import Optional
 from cmpkit.errors import CredentialError
 from cmpkit import hookimpl
 
-from .uri import Pkcs11Uri, is_pkcs11_uri, parse_pkcs11_uri
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .uri import Pkcs11Uri
 
-_ENGINE_ID = re.compile(r"(?:slot_(\d+)-?)?(?:id_([0-9A-Fa-f]+)|label_(.+))?\Z", re.DOTALL)
-_ENGINE_SLOT_ID = re.compile(r"(\d+):([0-9A-Fa-f]+)\Z")
+# start-up cost: the URI module (a dataclass) is imported only when a source is a PKCS#11 one,
+# and these patterns are compiled (and cached by re) only for an engine key ID
+_ENGINE_ID = r"(?:slot_(\d+)-?)?(?:id_([0-9A-Fa-f]+)|label_(.+))?\Z"  # re.DOTALL
+_ENGINE_SLOT_ID = r"(\d+):([0-9A-Fa-f]+)\Z"
 ENGINE_SCHEME = "org.openssl.engine:pkcs11:"  # openssl's "-key org.openssl.engine:{engineid}:{keyid}"
 
 
@@ -51,11 +55,12 @@ def pkcs11_engine_selected(config) -> bool:
 
 def engine_key_id(text: str) -> Pkcs11Uri:
     """The Pkcs11Uri for one of libp11's engine key IDs (``0:01``, ``slot_0-label_k1``, ``id_01``)."""
-    m = _ENGINE_SLOT_ID.match(text)
+    from .uri import Pkcs11Uri
+    m = re.match(_ENGINE_SLOT_ID, text)
     if m:
         slot, hex_id, label = m.group(1), m.group(2), None
     else:
-        m = _ENGINE_ID.match(text)
+        m = re.match(_ENGINE_ID, text, re.DOTALL)
         if not m or not text or not (m.group(2) or m.group(3)):
             raise CredentialError("the pkcs11 engine needs a pkcs11: URI or an engine key "
                                   "ID such as 'slot_0-label_mykey', 'id_01' or '0:01'")
@@ -64,6 +69,17 @@ def engine_key_id(text: str) -> Pkcs11Uri:
         hex_id = "0" + hex_id
     return Pkcs11Uri(slot_id=int(slot) if slot is not None else None,
                      id=bytes.fromhex(hex_id) if hex_id else None, object=label)
+
+
+def is_pkcs11_uri(source: Optional[str]) -> bool:
+    """True when ``source`` is a PKCS#11 URI (as :func:`cmpkit_pkcs11.uri.is_pkcs11_uri`, without importing it)."""
+    return isinstance(source, str) and source[:7].lower() == "pkcs11:"
+
+
+def parse_pkcs11_uri(source: str) -> Pkcs11Uri:
+    """:func:`cmpkit_pkcs11.uri.parse_pkcs11_uri`, imported on first use."""
+    from .uri import parse_pkcs11_uri as parse
+    return parse(source)
 
 
 def _uri_for(source: str, form: Optional[str], ctx) -> Optional[Pkcs11Uri]:

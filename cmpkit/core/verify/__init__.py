@@ -21,9 +21,28 @@
 # (``/CN=...``), its depth and OpenSSL's reason text; the exception (a
 # reasons.CertificateVerifyError) also carries ``code`` (a reasons.Reason, OpenSSL's X509_V_ERR
 # number), ``reason``, ``depth`` and ``subject``.
-from .certs import name_oneline
-from .options import ENROLLED, VerifyOptions
-from .policy import DefaultVerificationPolicy, check_signer_key_usage, verify_chain
+#
+# The names below are imported on first use (PEP 562): a run whose options need no certificate
+# check (a PBM-protected enrollment) imports neither the path validation nor cryptography.x509.
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .certs import name_oneline
+    from .options import ENROLLED, VerifyOptions
+    from .policy import DefaultVerificationPolicy, check_signer_key_usage, verify_chain
+
+_LAZY = {"name_oneline": "certs", "ENROLLED": "options", "VerifyOptions": "options",
+         "DefaultVerificationPolicy": "policy", "check_signer_key_usage": "policy", "verify_chain": "policy"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["ENROLLED", "DefaultVerificationPolicy", "VerifyOptions", "check_signer_key_usage", "name_oneline",
            "verify_chain"]
