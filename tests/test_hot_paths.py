@@ -122,7 +122,6 @@ def test_a_failing_repeat_still_flushes_the_directory(pki, tmp_path, fsyncs, cmp
 
 
 def test_http_request_leaves_in_one_send_with_the_same_header_lines(monkeypatch):
-    from cmpkit_http import transport as http_transport
     from cmpkit_http.client import HttpTransport
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -139,10 +138,12 @@ def test_http_request_leaves_in_one_send_with_the_same_header_lines(monkeypatch)
         conn.close()
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    sends = []
-    real_send = http_transport.http.client.HTTPConnection.send
-    monkeypatch.setattr(http_transport.http.client.HTTPConnection, "send",
-                        lambda self, data: sends.append(bytes(data)) or real_send(self, data))
+    sends = []  # what the client's sockets are given to send (plain http: cmpkit_http.plain)
+    real_sendall, real_send = socket.socket.sendall, socket.socket.send
+    monkeypatch.setattr(socket.socket, "sendall", lambda self, data, *a: sends.append(bytes(data)) or
+                        real_sendall(self, data, *a))
+    monkeypatch.setattr(socket.socket, "send", lambda self, data, *a: sends.append(bytes(data)) or
+                        real_send(self, data, *a))
     port = srv.getsockname()[1]
     t = HttpTransport({"server": f"127.0.0.1:{port}", "keep_alive": 0}, environ={})
     try:
@@ -151,7 +152,8 @@ def test_http_request_leaves_in_one_send_with_the_same_header_lines(monkeypatch)
         t.close()
         thread.join(5)
         srv.close()
-    assert sends == received
+    client_sends = [s for s in sends if s.startswith(b"POST")]  # (not the test server's answer)
+    assert client_sends == received
     head, _, body = received[0].partition(b"\r\n\r\n")
     assert body == b"0\x03\x02\x01\x05"
     assert head.split(b"\r\n") == [b"POST / HTTP/1.1", f"Host: 127.0.0.1:{port}".encode(), b"User-Agent: cmpkit",
