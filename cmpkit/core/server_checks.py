@@ -11,6 +11,7 @@ import logging
 from typing import Optional
 
 from cmpkit.core import bodies, der
+from cmpkit.core.memo import MAX_CACHED_CERT, memo
 from cmpkit.core.message import PKIMessage, name_from_general_name
 from cmpkit.errors import CmpError, ConfigError
 
@@ -263,14 +264,21 @@ def _ml_dsa_csr_valid(csr_der: bytes, csr) -> bool:
     return True
 
 
+@memo(maxsize=32, max_bytes=MAX_CACHED_CERT)
+def _popo_public_key(spki: bytes):
+    """The public key of a request's SubjectPublicKeyInfo DER, remembered: a client enrolling one key
+    after another sends it again and again (a key object is immutable; failures are not kept)."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    return load_der_public_key(spki)
+
+
 def check_popo_signature(spki: bytes, alg: bytes, signed: bytes, signature: bytes) -> None:
     """Verify a POPO signature; the failure text is the first one OpenSSL 3.0 queues."""
     from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     from cmpkit.core import algs, protection
     try:
-        public_key = load_der_public_key(spki)
+        public_key = _popo_public_key(spki)
         kind = protection.key_type(public_key)
     except UnsupportedAlgorithm:  # a key type or curve this server cannot verify
         raise PopoFailure("unsupported algorithm", BAD_ALG) from None
