@@ -135,7 +135,19 @@ def read_oid(item: bytes) -> str:
 def oid_text(body: bytes) -> str:
     """The dotted string of OBJECT IDENTIFIER content octets (minimal arcs required).
 
-    Linear: at most MAX_OID_BYTES octets, no arc longer than MAX_OID_ARC_BYTES."""
+    Linear: at most MAX_OID_BYTES octets, no arc longer than MAX_OID_ARC_BYTES. A message names
+    the same few OIDs again and again: their texts are remembered (only valid ones, bounded)."""
+    if type(body) is bytes:
+        return _oid_text_cached(body)
+    return _oid_text(body)
+
+
+@functools.lru_cache(maxsize=256)
+def _oid_text_cached(body: bytes) -> str:
+    return _oid_text(body)
+
+
+def _oid_text(body: bytes) -> str:
     if not body or body[-1] & 0x80:
         raise DecodeError("malformed OBJECT IDENTIFIER")
     if len(body) > MAX_OID_BYTES:
