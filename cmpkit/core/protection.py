@@ -181,9 +181,13 @@ def _hmac_hash(alg: tuple, what: str) -> str:
 
 
 def _hmac(key: bytes, hash_name: str, data: bytes) -> bytes:
-    if _hashlib_constructor(hash_name) is not None:  # OpenSSL's one-shot HMAC, as for PBM's rounds (issue 17)
+    name = _HASHLIB_NAMES.get(hash_name)
+    if name is not None:  # hashlib's one-shot HMAC (OpenSSL's), as for PBM's rounds: issue 17
         import hmac as std_hmac
-        return std_hmac.digest(key, data, _HASHLIB_NAMES[hash_name])
+        try:
+            return std_hmac.digest(key, data, name)
+        except ValueError:  # refused (MD5 under a FIPS policy): cryptography's HMAC says so
+            pass
     from cryptography.hazmat.primitives import hmac
 
     h = hmac.HMAC(key, algs.hash_object(hash_name))
@@ -228,7 +232,6 @@ _HASHLIB_NAMES = {"md5": "md5", "sha1": "sha1", "sha224": "sha224", "sha256": "s
                   "sha3-512": "sha3_512"}
 
 
-@functools.lru_cache(maxsize=None)
 def _hashlib_constructor(owf_name: str):
     """hashlib's constructor of the hash ``owf_name`` (one-shot: data -> object), or None where
     hashlib does not offer it (or refuses it, as MD5 under a FIPS policy)."""
