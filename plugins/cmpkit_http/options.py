@@ -57,6 +57,7 @@ OPTIONS = (
     # ---- -port's worker processes (uvicorn front)
     Option("srv_workers", "int", "Worker processes serving -port, to use every core. Default 1. Each worker "
            "has its own in-memory mock state, so a transaction must complete on one worker unless a shared store "
-           "is used: with N > 1 the OpenSSL-compatible mock needs keep-alive for polling and certConf", MOCK, metavar="n",
+           "is used: with N > 1 the OpenSSL-compatible mock needs keep-alive for polling and certConf (so the default "
+           "is 1, not the core count: a client with -keep_alive 0 would lose its transaction)", MOCK, metavar="n",
            extension=True, minimum=1),
 )
