@@ -76,6 +76,23 @@ def _items(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]
     return out
 
 
+def _oid(data: bytes, item) -> None:
+    """A well-formed OBJECT IDENTIFIER: minimal arcs of at most 9 octets, at most 63 octets in all."""
+    tag, _p, s, e = item
+    body = data[s:e]
+    if tag != 0x06 or not body or len(body) > 63 or body[-1] & 0x80:
+        raise _Odd
+    arc = 0
+    for b in body:
+        if arc == 0 and b == 0x80:
+            raise _Odd
+        arc += 1
+        if arc > 9:
+            raise _Odd
+        if not b & 0x80:
+            arc = 0
+
+
 def _alg(data: bytes, item, table) -> None:
     tag, _p, s, e = item
     if tag != 0x30:
@@ -101,7 +118,8 @@ def _name(data: bytes, item) -> None:
         if len(pair) != 2:
             raise _Odd
         typ, value = pair
-        if typ[0] != 0x06 or typ[3] == typ[2] or value[0] not in _STRINGS:
+        _oid(data, typ)
+        if value[0] not in _STRINGS:
             raise _Odd
         text = data[value[2]:value[3]]
         if value[0] == 0x13 and not _PRINTABLE.issuperset(text):
@@ -154,8 +172,9 @@ def _extensions(data: bytes, item) -> None:
         parts = _items(data, ext[2], ext[3]) if ext[0] == 0x30 else ()
         if len(parts) == 3 and data[parts[1][1]:parts[1][3]] == b"\x01\x01\xff":  # critical: TRUE only (DER)
             parts = (parts[0], parts[2])
-        if len(parts) != 2 or parts[0][0] != 0x06 or parts[0][3] == parts[0][2] or parts[1][0] != 0x04:
+        if len(parts) != 2 or parts[1][0] != 0x04:
             raise _Odd
+        _oid(data, parts[0])
 
 
 def _bit_string(data: bytes, item) -> None:
