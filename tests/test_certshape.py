@@ -173,3 +173,35 @@ def test_a_wrong_key_is_still_refused_through_the_full_parse(tmp_path):
     assert r.returncode != 0
     assert "public key in new certificate does not match our enrollment key" in r.stderr
     assert not (tmp_path / "out.pem").exists()
+
+
+def test_light_serialization_gives_cryptographys_own_objects():
+    """core/lazy.serialization: the enums and key loaders are the very objects the package exports."""
+    from cmpkit.core.lazy import LightSerialization, _LIGHT_ENUMS, _LIGHT_LOADERS
+    light = LightSerialization("cryptography.hazmat.primitives.serialization")
+    for attr in _LIGHT_ENUMS + _LIGHT_LOADERS:
+        assert getattr(light, attr) is getattr(serialization, attr), attr
+    assert light._module is None  # none of them imported the package through the stand-in
+    assert light.load_ssh_public_key is serialization.load_ssh_public_key  # the rest: from the package
+
+
+@pytest.mark.slow
+def test_a_pbm_enrollment_over_http_needs_no_serialization_package(tmp_path):
+    """PBM ir over HTTP up to the send: the key loaded, the request assembled and protected, then
+    the connection refused (nothing listens), all without the serialization package or x509."""
+    import socket
+    p = build(tmp_path)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    args = ["-config", "", "-server", f"127.0.0.1:{port}", "-cmd", "ir", "-ref", "1", "-secret", "pass:s",
+            "-newkey", p.path("new_key"), "-subject", "/CN=x", "-certout", str(tmp_path / "out.pem")]
+    env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True,
+                       text=True, env=env, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0 and "cannot connect to" in r.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
+    assert "cmpkit_file.credentials" in imported and "cmpkit.core.message" in imported
+    assert "cryptography.hazmat.primitives.serialization" not in imported
+    assert "cryptography.x509" not in imported

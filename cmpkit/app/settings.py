@@ -58,7 +58,7 @@ def _template_dn(cfg, name: str):
 
 
 def _spki(public_key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
+    from ..core.lazy import serialization  # issue 17: the enums without the package's ssh part
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 

@@ -660,7 +660,7 @@ class ClientMachine:
         if spki is None:
             return False
         if self._expected_spki is None or self._expected_spki[0] is not expected:
-            from cryptography.hazmat.primitives import serialization
+            from .lazy import serialization
             self._expected_spki = (expected, expected.public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
         return spki == self._expected_spki[1]

@@ -15,7 +15,7 @@ import re
 from typing import Callable, Optional, Union
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cmpkit.core.lazy import serialization  # its enums and loaders without the ssh part
 
 from cmpkit import file_path
 from cmpkit.errors import ConfigError, CredentialError, DecodeError
