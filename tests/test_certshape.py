@@ -205,3 +205,28 @@ def test_a_pbm_enrollment_over_http_needs_no_serialization_package(tmp_path):
     assert "cmpkit_file.credentials" in imported and "cmpkit.core.message" in imported
     assert "cryptography.hazmat.primitives.serialization" not in imported
     assert "cryptography.x509" not in imported
+
+
+def test_plain_pem_certificates_read_without_cryptography_x509_as_with_it(pki):
+    """cmpkit_file's PEM fast path: the standard layout gives cryptography's own DER; anything
+    changed in the text either gives it still or goes to cryptography's parser (None)."""
+    from cmpkit_file.credentials import _plain_pem_cert
+    rng = random.Random(9)
+    for key in ("root", "server", "issued"):
+        pem = pki.objs[key].public_bytes(serialization.Encoding.PEM)
+        assert _plain_pem_cert(pem) == cert_der(pki.objs[key])
+        for _ in range(300):
+            text = bytearray(pem)
+            i = rng.randrange(len(text))
+            op = rng.randrange(3)
+            if op == 0:
+                text[i] = rng.choice(b"AQgw+/=\n\r -")
+            elif op == 1:
+                del text[i]
+            else:
+                text.insert(i, rng.choice(b"AQgw+/=\n\r -"))
+            got = _plain_pem_cert(bytes(text))
+            if got is not None:
+                assert got == x509.load_pem_x509_certificate(bytes(text)).public_bytes(serialization.Encoding.DER)
+    assert _plain_pem_cert(pem.replace(b"\n", b"\r\n")) is None
+    assert _plain_pem_cert(pem.replace(b"CERTIFICATE", b"X509 CERTIFICATE")) is None
