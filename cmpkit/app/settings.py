@@ -58,7 +58,7 @@ def _template_dn(cfg, name: str):
 
 
 def _spki(public_key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
+    from ..core.lazy import serialization  # issue 17: the enums without the package's ssh part
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -312,7 +312,6 @@ def _template(cfg, loader, s):
     from ..core.lazy import x509
 
     from ..core import bodies
-    from ..core.x509conf import extensions_from_section, parse_sans, policy_oids_extension
 
     ref = None
     if s.old_cert is not None:
@@ -347,6 +346,7 @@ def _template(cfg, loader, s):
         if section is not None:
             if conf is None:
                 raise ConfigError(f"-{opt} needs a config file with section [{section}]")
+            from ..core.x509conf import extensions_from_section  # issue 17: only when given
             for e in extensions_from_section(conf, section, f"-{opt}", public_key=s.newkey_public):
                 exts[e.oid.dotted_string] = e
                 reqexts_san = reqexts_san or e.oid.dotted_string == san_oid
@@ -357,6 +357,7 @@ def _template(cfg, loader, s):
     if sans is not None:
         if reqexts_san:
             raise ConfigError("cannot have Subject Alternative Names both via -reqexts and via -sans")
+        from ..core.x509conf import parse_sans
         names, san_critical = parse_sans(sans)  # "critical" alone only sets the flag
     # subject: -subject ("/" = none), else the CSR's, else (kur, or ir/cr without SANs given by
     # -sans or -reqexts; those copied from the reference certificate do not count) the reference cert's
@@ -381,6 +382,7 @@ def _template(cfg, loader, s):
     if san is not None:  # openssl 3.0 would keep a SAN of the CSR as a second one: cmpkit replaces it
         ordered = [san] + [e for e in ordered if e.oid.dotted_string != san_oid]
     if cfg.get("policy_oids") is not None:
+        from ..core.x509conf import policy_oids_extension
         e = policy_oids_extension(cfg.get("policy_oids"), bool(cfg.get("policy_oids_critical")))
         ordered = [e] + [o for o in ordered if o.oid.dotted_string != e.oid.dotted_string]
     tpl.extensions = ordered

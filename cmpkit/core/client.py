@@ -611,9 +611,11 @@ class ClientMachine:
         None; details for the error message; its chain from -out_trusted validation or None):
         the key must be the requested one (for p10cr the CSR's), and with -out_trusted the
         certificate must validate, as openssl checks."""
+        s = self.s
+        if not s.out_trusted and self._new_cert_key_matches(cert_der):  # issue 17: no cryptography.x509
+            return None, "", None
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
-        s = self.s
         try:
             cert = x509.load_der_x509_certificate(cert_der)
         except (ValueError, x509.InvalidVersion) as exc:
@@ -641,6 +643,27 @@ class ClientMachine:
                 return "CMP client did not accept it", f" (failed to validate it with -out_trusted: {exc})", None
             return None, "", list(chain[1:])
         return None, "", None
+
+    def _new_cert_key_matches(self, cert_der: bytes) -> bool:
+        """True if the new certificate is of the plain form (core/certshape.py) and its SPKI is byte for
+        byte the expected key's (a -newkey / -key enrollment); False means "decide with the full parse"."""
+        s = self.s
+        if s.cmd == "p10cr" or s.centralkeygen:
+            return False
+        expected = s.newkey_public
+        if expected is None and s.newkey_signer is not None:
+            expected = s.newkey_signer.public_key()
+        if expected is None:
+            return False
+        from .certshape import plain_certificate_spki
+        spki = plain_certificate_spki(cert_der)
+        if spki is None:
+            return False
+        if self._expected_spki is None or self._expected_spki[0] is not expected:
+            from .lazy import serialization
+            self._expected_spki = (expected, expected.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return spki == self._expected_spki[1]
 
 
 def _self_signed(cert_der: bytes) -> bool:
@@ -674,6 +697,10 @@ def build_chain(cert_der: bytes, pool: list) -> list:
 @memo(maxsize=32, max_bytes=8 * MAX_CACHED_CERT)
 def _issuer_chain(cert_der: bytes, pool: tuple) -> tuple:
     """build_chain, memoised: -repeat and the mock server build the same chains again."""
+    if not pool:  # issue 17: nothing to find, and a plain certificate parses: no cryptography.x509
+        from .certshape import plain_certificate_spki
+        if plain_certificate_spki(cert_der) is not None:
+            return ()
     from cryptography import x509
     certs = []
     for c in dict.fromkeys(pool):

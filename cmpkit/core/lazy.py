@@ -28,3 +28,36 @@ class LazyModule:
 
 
 x509 = LazyModule("cryptography.x509")
+
+
+# ---------------------------------------------------------------- serialization without its ssh part (issue 17)
+# cryptography.hazmat.primitives.serialization's package imports its OpenSSH key code (ciphers,
+# bcrypt: some 8 ms of a one-shot run). Its enums live in primitives._serialization and its key
+# loaders are the Rust binding's functions themselves (the same objects, checked by
+# tests/test_certshape.py); everything else, or any other cryptography layout, imports the package.
+_LIGHT_ENUMS = ("Encoding", "PublicFormat", "PrivateFormat", "ParameterFormat", "NoEncryption",
+                "BestAvailableEncryption", "KeySerializationEncryption")
+_LIGHT_LOADERS = ("load_pem_private_key", "load_der_private_key", "load_pem_public_key", "load_der_public_key")
+
+
+class LightSerialization(LazyModule):
+    """Stands for ``cryptography.hazmat.primitives.serialization``: its enums and key loaders
+    without importing the package, any other attribute from the package."""
+
+    def __getattr__(self, attr: str):
+        if self._module is None and (attr in _LIGHT_ENUMS or attr in _LIGHT_LOADERS):
+            try:
+                if attr in _LIGHT_ENUMS:
+                    from cryptography.hazmat.primitives import _serialization as source
+                else:
+                    from cryptography.hazmat.bindings._rust import openssl as rust
+                    source = rust.keys
+                value = getattr(source, attr)
+            except (ImportError, AttributeError):
+                return super().__getattr__(attr)
+            setattr(self, attr, value)  # read once
+            return value
+        return super().__getattr__(attr)
+
+
+serialization = LightSerialization("cryptography.hazmat.primitives.serialization")

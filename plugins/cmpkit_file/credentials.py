@@ -15,7 +15,7 @@ import re
 from typing import Callable, Optional, Union
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cmpkit.core.lazy import serialization  # its enums and loaders without the ssh part
 
 from cmpkit import file_path
 from cmpkit.errors import ConfigError, CredentialError, DecodeError
@@ -307,7 +307,33 @@ def _pem_cert(label: bytes, block: bytes) -> bytes:
         raw = base64.b64decode(b"".join(body.split()), validate=True)
         _tag, _start, end = read_tlv(raw)
         return _cert_der(raw[:end])
+    plain = _plain_pem_cert(block)
+    if plain is not None:
+        return plain
     return x509.load_pem_x509_certificate(block).public_bytes(serialization.Encoding.DER)
+
+
+def _plain_pem_cert(block: bytes) -> Optional[bytes]:
+    """The DER of a PEM certificate in the standard layout (no headers, canonical base64 in lines of
+    64 characters, the last shorter) holding a plain-form certificate (core/certshape.py), which
+    cryptography returns unchanged; else None: the caller parses with cryptography (issue 17)."""
+    head, sep, rest = block.partition(b"-----\n")
+    body, sep2, _tail = rest.rpartition(b"\n-----END ")
+    if not sep or not sep2 or head != b"-----BEGIN CERTIFICATE" or _tail not in (b"CERTIFICATE-----",
+                                                                                b"CERTIFICATE-----\n"):
+        return None
+    lines = body.split(b"\n")
+    if any(len(line) != 64 for line in lines[:-1]) or not 0 < len(lines[-1]) <= 64:
+        return None
+    text = b"".join(lines)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+    if base64.b64encode(raw) != text:  # canonical padding bits, as cryptography's decoder wants
+        return None
+    from cmpkit.core.certshape import plain_certificate_spki
+    return raw if plain_certificate_spki(raw) is not None else None
 
 
 def load_certs(source: str, password: Password = None, certform: Optional[str] = None,

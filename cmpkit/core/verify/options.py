@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -77,6 +76,7 @@ class VerifyOptions:
         object.__setattr__(self, "policy", policies)
         object.__setattr__(self, "crls", tuple(self.crls))
         if self.verify_ip is not None:
+            import ipaddress  # issue 17: only for -verify_ip
             try:
                 ipaddress.ip_address(self.verify_ip)
             except ValueError:
