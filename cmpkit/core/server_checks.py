@@ -268,8 +268,8 @@ def _ml_dsa_csr_valid(csr_der: bytes, csr) -> bool:
 def _popo_public_key(spki: bytes):
     """The public key of a request's SubjectPublicKeyInfo DER, remembered: a client enrolling one key
     after another sends it again and again (a key object is immutable; failures are not kept)."""
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-    return load_der_public_key(spki)
+    from .lazy import serialization  # the loader without the serialization package's OpenSSH part
+    return serialization.load_der_public_key(spki)
 
 
 def check_popo_signature(spki: bytes, alg: bytes, signed: bytes, signature: bytes) -> None:
