@@ -17,6 +17,7 @@ from cmpkit.core import der
 from cmpkit.core.certshape import plain_certificate_spki
 
 from .asn1_schema import decode, encode
+from .tools import imports_of_run
 from .pki import build, ec_key, make_cert, mldsa_key, make_pq_cert, rsa_key
 
 SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -147,12 +148,9 @@ def test_a_pbm_enrollment_imports_no_cryptography_x509(tmp_path):
     args = ["-config", "", "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-rsp_cert", p.path("issued"),
             "-cmd", "ir", "-ref", "1", "-secret", "pass:s", "-newkey", p.path("new_key"), "-subject", "/CN=x",
             "-certout", str(tmp_path / "out.pem")]
-    env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    for _ in range(2):
-        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True,
-                           text=True, env=env, timeout=60, cwd=tmp_path)
+    for _ in range(2):  # the second run after the first one's discovery
+        r, imported = imports_of_run(args, tmp_path)
         assert r.returncode == 0, r.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
     assert "cmpkit.core.certshape" in imported
     assert "cryptography.x509" not in imported
     saved = x509.load_pem_x509_certificate((tmp_path / "out.pem").read_bytes())
@@ -197,11 +195,8 @@ def test_a_pbm_enrollment_over_http_needs_no_serialization_package(tmp_path):
     s.close()
     args = ["-config", "", "-server", f"127.0.0.1:{port}", "-cmd", "ir", "-ref", "1", "-secret", "pass:s",
             "-newkey", p.path("new_key"), "-subject", "/CN=x", "-certout", str(tmp_path / "out.pem")]
-    env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True,
-                       text=True, env=env, timeout=60, cwd=tmp_path)
+    r, imported = imports_of_run(args, tmp_path)
     assert r.returncode != 0 and "cannot connect to" in r.stderr
-    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
     assert "cmpkit_file.credentials" in imported and "cmpkit.core.message" in imported
     assert "cryptography.hazmat.primitives.serialization" not in imported
     assert "cryptography.x509" not in imported

@@ -1,8 +1,6 @@
 """Start-up cost of a one-shot run (issue 17): plain http goes without httpx yet sends what the
 httpx path sends and fails with the same messages; heavy modules load only when used."""
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -139,16 +137,14 @@ def test_a_pbm_enrollment_in_process_imports_neither_httpx_nor_stevedore(tmp_pat
     """After one discovery, an in-process run with -secret reads no entry points and needs no
     httpx, no path validation (nothing to validate) and no PKCS#11 URI parser."""
     from .pki import build
+    from .tools import imports_of_run
     p = build(tmp_path)
     args = ["-config", "", "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-rsp_cert", p.path("issued"),
             "-cmd", "ir", "-ref", "1", "-secret", "pass:s", "-newkey", p.path("new_key"), "-subject", "/CN=x",
             "-certout", str(tmp_path / "out.pem")]
-    env = dict(__import__("os").environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    for _ in range(2):
-        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True,
-                           text=True, env=env, timeout=60, cwd=tmp_path)
+    for _ in range(2):  # the second run after the first one's discovery
+        r, imported = imports_of_run(args, tmp_path)
         assert r.returncode == 0, r.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
     for module in ("httpx", "stevedore", "importlib.metadata", "cmpkit.core.verify.policy", "cmpkit_pkcs11.uri"):
         assert module not in imported
 

@@ -76,6 +76,15 @@ SOFTHSM_LIBS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/so
                 "/usr/local/lib/softhsm/libsofthsm2.so")
 
 
+def imports_of_run(args, tmp_path):
+    """(CompletedProcess, the modules it imported) of `python -X importtime -m cmpkit ARGS` in
+    ``tmp_path``, with the plugin cache of ``tmp_path`` (a second run finds the first's discovery)."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cmpkit", *args], capture_output=True,
+                       text=True, env=env, timeout=60, cwd=tmp_path)
+    return r, {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
+
+
 @contextlib.contextmanager
 def softhsm_dir(tmp_path_factory, name: str):
     """A SoftHSM2 configuration in a new temporary directory, in force (SOFTHSM2_CONF, which env()

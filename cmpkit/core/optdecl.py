@@ -1,11 +1,12 @@
-"""Declares the core's `openssl cmp` options (man page openssl-cmp 3.1) once, for parser, config reader and -help.
+"""Declares the core's `openssl cmp` options (man pages 3.1, 3.4 and 3.5) once, for parser, config reader and -help.
 
 The core declares the options the core and the shell read; a plugin declares those it
-implements through ``cmpkit_options`` (the bundled ones: the http plugin -server, -proxy,
+implements through ``cmpkit_options`` (the bundled ones: the http plugin -proxy,
 -no_proxy, -path, -keep_alive, -msg_timeout, the TLS options and -max_msgs; the file plugin
 -reqin, -reqin_new_tid, -reqout, -rspin, -rspout; the mock plugin -use_mock_srv and the
 mock server's options). This module also names the man page's option groups (:data:`GROUPS`,
-in man-page order), which plugins use in their declarations too.
+in man-page order), which plugins use in their declarations too. -server is the core's: its URL
+scheme chooses the transport plugin.
 
 Kinds follow the value types of apps/cmp.c: ``flag`` ('-'), ``str`` ('s', '>', and 'M' of
 -attime as far as the text goes), ``int`` ('n', 'N' = minimum 0, 'p' = minimum 1, plus the
@@ -126,7 +127,7 @@ OPTIONS = (
          "CRL reason code for rr: 0..6 or 8..10 (RFC 5280), or -1 for none (default)",
          choices=(-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10), default=-1, order=27),
 
-    # ---- message transfer (the http plugin declares -server, -proxy, -no_proxy, -path, -keep_alive, -msg_timeout)
+    # ---- message transfer (the http plugin declares -proxy, -no_proxy, -path, -keep_alive, -msg_timeout)
     # -server is the shell's: its URL scheme chooses the plugin that reaches the server (cmpkit_transport_schemes)
     _str("server", TRANSFER, "[http[s]://][userinfo@]host[:port][/path][?query][#fragment]",
          "CMP server to contact; its URL scheme chooses the transport (default http; https, or a plugin's)",
