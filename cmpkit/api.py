@@ -123,16 +123,12 @@ def _general_name(item: Union[str, x509.GeneralName]) -> x509.GeneralName:
 
 def _signer(key: Any, what: str) -> Signer:
     """A key handle for a ``cryptography`` private key, or the handle itself."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-                        ed448.Ed448PrivateKey)):
-        from .core.keys import SoftwareKey
-        wrap: Callable[[Any], Signer] = SoftwareKey
-        return wrap(key)
-    if callable(getattr(key, "sign", None)) and callable(getattr(key, "public_key", None)):
-        return key  # type: ignore[no-any-return]
-    raise ConfigError(f"{what} must be a cryptography private key or a key handle (cmpkit.types.Signer), "
-                      f"not {type(key).__name__}")
+    from .core.keys import as_signer
+    signer: Optional[Signer] = as_signer(key)
+    if signer is None:
+        raise ConfigError(f"{what} must be a cryptography private key or a key handle (cmpkit.types.Signer), "
+                          f"not {type(key).__name__}")
+    return signer
 
 
 def _status_of(rsp: Optional["PKIMessage"]) -> Optional["StatusInfo"]:

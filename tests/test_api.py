@@ -323,3 +323,20 @@ def test_api_against_cmpkit_port_over_http(pki, rsa_issued, tmp_path, caplog):
         with cmpkit.Client(srv.address, secret="wrong", ref="1", trusted=[pki.objs["root"]]) as client:
             with pytest.raises(cmpkit.CmpError):  # no scheme: http, as openssl
                 client.general_message("caCerts")
+
+
+def test_every_cryptography_private_key_becomes_a_software_key_and_a_handle_stays():
+    """An ML-DSA key is a cryptography private key like the others (it was once passed on as a
+    handle, whose sign() takes other arguments); a Signer handle is used as it is."""
+    from cryptography.hazmat.primitives.asymmetric import ec, mldsa
+
+    from cmpkit.api import _signer
+    from cmpkit.core.keys import SoftwareKey
+    ml_dsa = mldsa.MLDSA44PrivateKey.generate()
+    signer = _signer(ml_dsa, "key")
+    assert isinstance(signer, SoftwareKey) and signer.private_key is ml_dsa
+    ml_dsa.public_key().verify(signer.sign(b"data", None), b"data")
+    handle = SoftwareKey(ec.generate_private_key(ec.SECP256R1()))
+    assert _signer(handle, "key") is handle
+    with pytest.raises(cmpkit.CmpError, match="must be a cryptography private key or a key handle"):
+        _signer(b"not a key", "key")

@@ -82,10 +82,9 @@ def build_certificate(signing_key, *, subject, issuer, subject_public_key, seria
         digitalSignature for an end entity.
     :param extra_extensions: complete Extension DERs (see :func:`extension`).
     """
-    from .keys import SoftwareKey
+    from .keys import SoftwareKey, as_signer
 
-    signer = signing_key if hasattr(signing_key, "sign") and not hasattr(signing_key, "private_bytes") \
-        else SoftwareKey(signing_key)
+    signer = as_signer(signing_key) or SoftwareKey(signing_key)
     if not 0 < serial < 1 << 159:
         raise ValueError("serial must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
     sig_alg = signature_algorithm(signer.public_key(), digest, pss)

@@ -73,6 +73,18 @@ class SoftwareKey:
         return f"SoftwareKey({type(self._key).__name__})"
 
 
+def as_signer(key: object) -> "Signer | None":
+    """A Signer for ``key``: a ``cryptography`` private key (RSA, EC, EdDSA, ML-DSA) in a
+    :class:`SoftwareKey`, a key handle (``sign`` and ``public_key``, such as a PKCS#11 key) as it
+    is; None for anything else."""
+    if callable(getattr(key, "sign", None)):
+        if hasattr(key, "private_bytes"):
+            return SoftwareKey(key)
+        if callable(getattr(key, "public_key", None)):
+            return key
+    return None
+
+
 def check_key_matches_cert(key_or_signer, cert_der, what: str) -> None:
     """Raise CredentialError unless the key (a Signer, private or public key) belongs to the certificate.
 
