@@ -6,6 +6,10 @@ as clients of the same `openssl cmp -port` mock server, and an in-process (-use_
 For each: wall time, CPU time (user + system of the process and its children, from wait4) and
 peak resident memory (GNU time's %M), medians over RUNS runs with the tools alternating, and
 the target (wall <= 1.0x, CPU <= 5x, memory <= 3x openssl's) with met / not met.
+Three floors are timed in the same rounds (bench/floor_modules.py): the interpreter alone, the
+interpreter importing the packages every run needs (pluggy, cryptography's EC and ECDSA,
+logging, hashlib), and the interpreter importing every module the cmpkit run imported except
+cmpkit's own: what the run costs before any cmpkit code, as a ratio to openssl's figure too.
 Usage: python bench/oneshot.py [RUNS]
 """
 import os
@@ -15,13 +19,16 @@ import sys
 import tempfile
 import time
 
-from common import OPENSSL, TOOLS, env, make_pki
+from common import OPENSSL, PYTHON, TOOLS, env, make_pki
 
 from tests.tools import Server
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 TIME = "/usr/bin/time"  # GNU time: the peak RSS of the command alone
 TARGETS = {"wall": 1.0, "CPU": 5.0, "peak RSS": 3.0}
+FLOOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor_modules.py")
+FLOORS = {"floor: interpreter": ["interpreter"], "floor: required packages": ["required"],
+          "floor: the run's modules": ["import"]}  # bench/floor_modules.py's modes
 
 
 def run(argv) -> dict:
@@ -60,12 +67,17 @@ def main():
                                "-srv_trusted", p.path("root"), "-srv_untrusted", p.path("issuing")])
     try:
         rows = []
-        for label, args in scenarios(p, server.address).items():
-            samples = {tool: [] for tool in TOOLS}
+        for n, (label, args) in enumerate(scenarios(p, server.address).items()):
+            modules = str(p.dir / f"modules-{n}.txt")
+            for _ in range(2):  # the second run uses the remembered discovery, as the measured ones do
+                run([PYTHON, FLOOR, "record", modules, "-config", "", *args, "-certout", str(p.dir / "out-rec.pem")])
+            commands = {**TOOLS, **{floor: [PYTHON, FLOOR, *argv] for floor, argv in FLOORS.items()}}
+            commands["floor: the run's modules"].append(modules)
+            samples = {tool: [] for tool in commands}
             for i in range(RUNS + 1):
-                for tool in TOOLS:
-                    out = ["-config", "", *args, "-certout", str(p.dir / f"out-{tool}.pem")]
-                    m = run(TOOLS[tool] + out)
+                for tool, command in commands.items():
+                    out = [] if tool.startswith("floor") else ["-config", "", *args, "-certout", str(p.dir / f"out-{tool}.pem")]
+                    m = run(command + out)
                     if i:  # the first round warms the page cache and cmpkit's remembered discovery
                         samples[tool].append(m)
             rows.append((label, samples))
@@ -84,6 +96,9 @@ def main():
             span = f"{ratios[len(ratios) // 10]:.2f}-{ratios[-1 - len(ratios) // 10]:.2f}" if ratios else "n/a"
             print(f"| {label} | {measure} | {c:.1f} {unit} | {o:.1f} {unit} | {ratio:.2f} ({span}) | "
                   f"<= {target:.1f}x | {'met' if ratio <= target else 'not met'} |")
+            for floor in FLOORS:
+                f = statistics.median(s[measure] for s in samples[floor])
+                print(f"| {label} | {measure}, {floor} | {f:.1f} {unit} | {o:.1f} {unit} | {f / o if o else 0:.2f} | | |")
 
 
 if __name__ == "__main__":

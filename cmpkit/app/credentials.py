@@ -7,12 +7,12 @@ from typing import Optional
 
 from ..errors import CredentialError
 
-_PIN_VALUE = re.compile(r"(?i)(pin-value=)[^&;?#]*")
+_PIN_VALUE = r"(?i)(pin-value=)[^&;?#]*"  # compiled on first use (re caches it)
 
 
 def shown_source(source: str) -> str:
     """A credential source as it may appear in a message: any URI ``pin-value`` hidden."""
-    return _PIN_VALUE.sub(r"\1***", source)
+    return re.sub(_PIN_VALUE, r"\1***", source)
 
 
 class Loader:

@@ -15,11 +15,12 @@ import logging
 import os
 from typing import Optional
 
-from ..core import genm_types as gt
+from ..core.lazy import LazyModule
 from ..errors import CmpError, ConfigError, CredentialError, DecodeError, TransactionError, VerifyError
 from .files import write_atomically
 
 log = logging.getLogger("cmpkit")
+gt = LazyModule("cmpkit.core.genm_types")  # issue 17: a run without -infotype never reads these structures
 
 SPECIFIC = ("caCerts", "rootCaCert", "certReqTemplate", "crlStatusList")
 ROOT_OPTIONS = ("oldwithold", "newwithnew", "newwithold", "oldwithnew")

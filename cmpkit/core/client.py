@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from ..errors import ConfigError, ProtectionError, TransactionError, VerifyError
 from .memo import MAX_CACHED_CERT, memo
@@ -54,7 +54,7 @@ def _upper(body_type: str) -> str:
             "pollRep": "POLLREP"}.get(body_type, body_type.upper())
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # no repr: it would show the secret; neither is used, and each generated method costs start-up time
 class ClientSettings:
     """Everything a transaction needs, already loaded (names, keys and certs as DER/handles)."""
 
@@ -117,23 +117,20 @@ class Result:
     new_key: object = None                             # the centrally generated private key (cryptography)
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):  # a NamedTuple: immutable, and a fraction of a frozen dataclass's start-up cost
     """Step: transfer ``message`` (DER ``der``) and pass the response to :meth:`ClientMachine.receive`."""
 
     message: PKIMessage
     der: bytes
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(NamedTuple):
     """Step: wait ``seconds`` (the server's checkAfter), then call :meth:`ClientMachine.resume`."""
 
     seconds: int
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     """Step: the transaction succeeded with ``result``."""
 
     result: Result

@@ -226,8 +226,9 @@ class Config:
 
 # ------------------------------------------------------------------ value conversion
 
-_DECIMAL = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")  # as strtol reads it, nothing left over
-_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")  # strtol(..., 10), whole string
+# compiled on first use (re caches them): a run without numeric options compiles neither (issue 17)
+_DECIMAL = r"[ \t\n\v\f\r]*[+-]?[0-9]+"  # as strtol reads it, nothing left over
+_STRTOL = r"[ \t\n\v\f\r]*([+-]?[0-9]+)"  # strtol(..., 10), whole string
 
 
 def _range_text(opt: Option) -> str:
@@ -268,7 +269,7 @@ def convert_arg(opt: Option, text: str) -> Any:
     read a leading 0 as octal and 0x as hexadecimal; both are refused rather than guessed).
     """
     if opt.kind == "int":
-        if not _DECIMAL.fullmatch(text):
+        if not re.fullmatch(_DECIMAL, text):
             if text.lstrip().lstrip("+-")[:2].lower() == "0x":
                 raise ConfigError(f'Invalid number "{text}" for option -{opt.name}: '
                                   "only decimal digits are accepted")
@@ -297,7 +298,7 @@ def convert_conf(opt: Option, text: str, where: str) -> Any:
     None when an empty string resets a string option.
     """
     if opt.kind in ("flag", "int"):
-        match = _STRTOL.fullmatch(text)
+        match = re.fullmatch(_STRTOL, text)
         if not match:
             if text.strip():
                 log.warning("ignoring non-numeric value \"%s\" for option -%s%s", text, opt.name, where)
