@@ -6,7 +6,8 @@ command does) and writes the names of the modules it imported to OUT; `python fl
 import FILE` imports those of them that are not cmpkit's own (cmpkit and its bundled plugins) and
 does nothing else; `python floor_modules.py required` imports only what any run must: pluggy
 (the hooks), cryptography's EC keys with an ECDSA signature object (keys, POPO), logging (the
-CLI's output) and hashlib/hmac (PBM); `python floor_modules.py interpreter` does nothing (the
+CLI's output) and hashlib/hmac (PBM), with `x509` also cryptography.x509 (the certificate path
+validation of signature-protected runs); `python floor_modules.py interpreter` does nothing (the
 interpreter's own start-up). bench/oneshot.py times the three beside cmpkit and openssl:
 the part of a one-shot run that no change to cmpkit's own code can remove.
 """
@@ -39,7 +40,7 @@ def import_floor(path):
             pass
 
 
-def import_required():
+def import_required(x509=False):
     import hashlib  # noqa: F401
     import hmac  # noqa: F401
     import logging  # noqa: F401
@@ -48,6 +49,8 @@ def import_required():
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     ec.ECDSA(hashes.SHA256())  # its first use imports cryptography's OpenSSL backend module
+    if x509:  # a signature-protected run validates certificate paths
+        import cryptography.x509  # noqa: F401
 
 
 if __name__ == "__main__":
@@ -56,6 +59,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "interpreter":
         pass  # the interpreter's own start-up (site included), as `python -c pass`
     elif sys.argv[1] == "required":
-        import_required()
+        import_required(sys.argv[2:] == ["x509"])
     else:
         import_floor(sys.argv[2])

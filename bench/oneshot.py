@@ -6,10 +6,11 @@ as clients of the same `openssl cmp -port` mock server, and an in-process (-use_
 For each: wall time, CPU time (user + system of the process and its children, from wait4) and
 peak resident memory (GNU time's %M), medians over RUNS runs with the tools alternating, and
 the target (wall <= 1.0x, CPU <= 5x, memory <= 3x openssl's) with met / not met.
-Three floors are timed in the same rounds (bench/floor_modules.py): the interpreter alone, the
+Three floors are timed in the same rounds (bench/floor_modules.py): the interpreter alone; the
 interpreter importing the packages every run needs (pluggy, cryptography's EC and ECDSA,
-logging, hashlib), and the interpreter importing every module the cmpkit run imported except
-cmpkit's own: what the run costs before any cmpkit code, as a ratio to openssl's figure too.
+logging, hashlib; cryptography.x509 too for a signature-protected run); the interpreter
+importing every module the cmpkit run imported except cmpkit's own. They are what the run costs
+before any cmpkit code, shown as ratios to openssl's figure too.
 Usage: python bench/oneshot.py [RUNS]
 """
 import os
@@ -73,6 +74,8 @@ def main():
                 run([PYTHON, FLOOR, "record", modules, "-config", "", *args, "-certout", str(p.dir / "out-rec.pem")])
             commands = {**TOOLS, **{floor: [PYTHON, FLOOR, *argv] for floor, argv in FLOORS.items()}}
             commands["floor: the run's modules"].append(modules)
+            if "-cert" in args:
+                commands["floor: required packages"].append("x509")
             samples = {tool: [] for tool in commands}
             for i in range(RUNS + 1):
                 for tool, command in commands.items():
