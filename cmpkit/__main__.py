@@ -1,6 +1,4 @@
 """python -m cmpkit: same as the cmpkit command."""
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()
