@@ -40,8 +40,8 @@ def _directory() -> str:
 def _path() -> str:
     """One record per interpreter and module search path (``python -m cmpkit`` puts the current
     directory first, the ``cmpkit`` script its own directory: they do not overwrite each other)."""
-    import zlib
-    crc = zlib.crc32("\0".join([sys.executable, *sys.path]).encode())
+    import binascii  # the same CRC-32 as zlib's, without importing zlib (issue 17)
+    crc = binascii.crc32("\0".join([sys.executable, *sys.path]).encode())
     return os.path.join(_directory(), f"plugin-options-{crc:08x}.marshal")
 
 
