@@ -18,6 +18,8 @@ def memo(maxsize: int, max_bytes: int):
 
         @functools.wraps(fn)
         def call(*args):
+            if len(args) == 1 and type(args[0]) is bytes:  # the common call, one DER item (issue 17)
+                return fn(args[0]) if len(args[0]) > max_bytes else cached(args[0])
             size = 0
             for a in args:
                 if isinstance(a, (bytes, bytearray)):
