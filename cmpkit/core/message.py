@@ -48,6 +48,13 @@ def _check_certificates(certs: list, what: str) -> None:
             raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}")
 
 
+def certificate_parses(cert_der: bytes) -> bool:
+    """Does cryptography parse ``cert_der`` as a certificate (the verdict remembered per DER)?"""
+    if type(cert_der) is not bytes:
+        cert_der = bytes(cert_der)
+    return _certificate_error(cert_der) is None
+
+
 @memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
 def _certificate_error(cert: bytes) -> Optional[str]:
     """Why cryptography does not parse ``cert`` as a certificate (its first line), None if it does."""

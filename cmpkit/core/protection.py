@@ -470,7 +470,14 @@ def _pss_params_der(hash_name: str, mgf_hash: str, salt_length: int) -> bytes:
 
 
 def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
-    """(key type, hash name or None, (MGF1 hash, salt length) for PSS or None) of a signature algorithm."""
+    """(key type, hash name or None, (MGF1 hash, salt length) for PSS or None) of a signature algorithm.
+
+    Remembered per AlgorithmIdentifier DER (issue 17: every message names the same one or two)."""
+    return _signature_params_of(bytes(alg_der))
+
+
+@memo(maxsize=64, max_bytes=2048)
+def _signature_params_of(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
     try:
         oid, params = algs.decode_algorithm_identifier(alg_der)
     except DecodeError as exc:
@@ -549,22 +556,23 @@ def sign(signer, alg_der: bytes, data: bytes) -> bytes:
 
 def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
     """Check ``signature`` over ``data`` with ``public_key``; ProtectionError if invalid or unsupported."""
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
-
+    InvalidSignature, UnsupportedAlgorithm, ec, padding = _verify_names()
     kind, hash_name, pss = _signature_params(alg_der)
     actual = key_type(public_key)
     if actual != kind:
         raise ProtectionError(f"signature algorithm is for {kind.upper()} keys but the signer key is {actual.upper()}")
-    signature, data = bytes(signature), bytes(data)
+    if type(signature) is not bytes:
+        signature = bytes(signature)
+    if type(data) is not bytes:
+        data = bytes(data)
     try:
         if kind in algs.PURE_SIGNATURE_KINDS:  # EdDSA; ML-DSA with the empty context (RFC 9881)
             public_key.verify(signature, data)
         elif kind == "ec":
-            public_key.verify(signature, data, ec.ECDSA(algs.hash_object(hash_name)))
+            public_key.verify(signature, data, _ecdsa(hash_name))
         else:
             if pss is None:
-                pad = padding.PKCS1v15()
+                pad = _pkcs1v15()
             else:
                 mgf_hash, salt = pss
                 pad = padding.PSS(mgf=padding.MGF1(algs.hash_object(mgf_hash)), salt_length=salt)
@@ -573,6 +581,26 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
         raise ProtectionError("signature check failed: wrong signer key or modified message") from None
     except (UnsupportedAlgorithm, ValueError) as exc:
         raise ProtectionError(f"cannot check signature: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _verify_names():
+    """The cryptography names verify_signature uses, imported once (not on every call: issue 17)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    return InvalidSignature, UnsupportedAlgorithm, ec, padding
+
+
+@functools.lru_cache(maxsize=1)
+def _pkcs1v15():
+    """The PKCS#1 v1.5 padding object (stateless), made once."""
+    return _verify_names()[3].PKCS1v15()
+
+
+@functools.lru_cache(maxsize=16)
+def _ecdsa(hash_name: str):
+    """ECDSA with this hash (cryptography's signature algorithm objects are immutable)."""
+    return _verify_names()[2].ECDSA(algs.hash_object(hash_name))
 
 
 # ================================================================ certConf certHash
