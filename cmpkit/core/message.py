@@ -228,21 +228,32 @@ class Header:
                 self.generalInfo.append((der.read_oid(parts[0]), parts[1] if len(parts) == 2 else None))
 
     def to_der(self) -> bytes:
-        parts = [der.integer(self.pvno), self.sender, self.recipient]
+        parts = [_PVNO_DER.get(self.pvno) or der.integer(self.pvno), self.sender, self.recipient]
         if self.messageTime is not None:
-            parts.append(der.tlv(0xA0, der.tlv(0x18, self.messageTime)))
+            parts.append(_explicit(0xA0, 0x18, self.messageTime))
         if self.protectionAlg is not None:
             parts.append(der.tlv(0xA1, self.protectionAlg))
-        for name, n in _OCTET_FIELDS.items():
-            value = getattr(self, name)
+        for value, n in ((self.senderKID, 0xA2), (self.recipKID, 0xA3), (self.transactionID, 0xA4),
+                         (self.senderNonce, 0xA5), (self.recipNonce, 0xA6)):
             if value is not None:
-                parts.append(der.tlv(0xA0 | n, der.tlv(0x04, value)))
+                parts.append(_explicit(n, 0x04, value))
         if self.freeText:
             parts.append(der.tlv(0xA7, free_text_der(self.freeText)))
         if self.generalInfo:
             parts.append(der.tlv(0xA8, der.sequence(*(der.sequence(der.oid(o), v or b"")
                                                       for o, v in self.generalInfo))))
         return der.sequence(*parts)
+
+
+_PVNO_DER = {1: b"\x02\x01\x01", 2: b"\x02\x01\x02", 3: b"\x02\x01\x03"}
+
+
+def _explicit(outer: int, inner: int, value: bytes) -> bytes:
+    """der.tlv(outer, der.tlv(inner, value)), both headers at once for a short value (issue 17)."""
+    n = len(value)
+    if n < 0x7E:
+        return bytes((outer, n + 2, inner, n)) + value
+    return der.tlv(outer, der.tlv(inner, value))
 
 
 def free_text_der(texts: Iterable[str]) -> bytes:

@@ -636,6 +636,18 @@ def cert_hash(cert_der: bytes, digest: str | None = None) -> bytes:
 
     ``digest`` overrides the choice (e.g. the hashAlg field of a CMP v3 CertStatus).
     """
+    if digest is None and type(cert_der) is bytes:  # client and server hash the same certificate (issue 17)
+        return _default_cert_hash(cert_der)
+    return _cert_hash(cert_der, digest)
+
+
+@memo(maxsize=16, max_bytes=MAX_CACHED_CERT)
+def _default_cert_hash(cert_der: bytes) -> bytes:
+    """cert_hash with the certificate's own digest, remembered per DER."""
+    return _cert_hash(cert_der, None)
+
+
+def _cert_hash(cert_der: bytes, digest: str | None) -> bytes:
     from cryptography.hazmat.primitives import hashes
 
     name = algs.digest_name(digest) if digest is not None else digest_for_cert_hash(cert_der)
