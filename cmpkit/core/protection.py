@@ -551,7 +551,20 @@ def sign(signer, alg_der: bytes, data: bytes) -> bytes:
     if pss is not None and pss != (hash_name, algs.hash_object(hash_name).digest_size):
         raise ProtectionError("unsupported RSASSA-PSS parameters for signing: need MGF1 with the"
                               " same digest and salt length = digest length")
+    if pss is None and kind in ("rsa", "ec") and type(signer) is _software_key_class():
+        # issue 17: what SoftwareKey.sign does for these, with the padding/ECDSA objects made once
+        # (every transaction signs two to five times); other signers (tokens, subclasses) as ever
+        key = signer.private_key
+        if kind == "ec":
+            return key.sign(data, _ecdsa(hash_name))
+        return key.sign(data, _pkcs1v15(), algs.hash_object(hash_name))
     return signer.sign(data, hash_name, pss=pss is not None)
+
+
+@functools.lru_cache(maxsize=1)
+def _software_key_class():
+    from .keys import SoftwareKey
+    return SoftwareKey
 
 
 def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
