@@ -613,16 +613,21 @@ def _fast_header(data: bytes) -> Optional[Header]:
         if field is None or field[0] <= last:
             return None
         last = field[0]
-        value = der.sole(item)
-        if value is None:
-            return None
+        if item[1] < 0x80 and len(item) >= 4 and item[3] < 0x80 and item[3] + 4 == len(item) \
+                and item[2] & 0x1F != 0x1F:  # short [n] around a short value: what der.sole gives, inline
+            value, start = item[2:], 2
+        else:
+            value = der.sole(item)
+            if value is None:
+                return None
+            start = _content_start(value)
         name = field[1]
         if name in _OCTET_FIELDS:
             if value[0] != 0x04:
                 return None
-            setattr(h, name, value[_content_start(value):])
+            setattr(h, name, value[start:])
         elif name == "messageTime":
-            text = value[_content_start(value):]
+            text = value[start:]
             if value[0] != 0x18 or _parse_time(text) is None:
                 return None
             h.messageTime = text
