@@ -45,7 +45,18 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
 
 def children(data: bytes) -> list[bytes]:
     """The complete TLVs inside the single constructed item ``data`` (each within it)."""
-    _tag, pos, end = read_tlv(data)
+    n = len(data)
+    pos = end = -1
+    if n >= 2 and data[0] & 0x1F != 0x1F:  # its own header in the common forms, inline (issue 17)
+        first = data[1]
+        if first < 0x80:
+            pos, end = 2, 2 + first
+        elif first == 0x81 and n >= 3:
+            pos, end = 3, 3 + data[2]
+        elif first == 0x82 and n >= 4:
+            pos, end = 4, 4 + (data[2] << 8 | data[3])
+    if pos < 0 or end > n:  # anything else, and every error, as read_tlv says it
+        _tag, pos, end = read_tlv(data)
     out = []
     append = out.append
     while pos < end:

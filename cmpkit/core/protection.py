@@ -55,11 +55,13 @@ def protected_part(header_der: bytes, body_der: bytes) -> bytes:
     ``header_der`` and ``body_der`` are the complete TLVs as they appear in the PKIMessage
     (the body with its explicit [n] tag).
     """
-    for item, what in ((header_der, "PKIHeader"), (body_der, "PKIBody")):
-        _tag, _start, end = der.read_tlv(item)
-        if end != len(item):
-            raise DecodeError(f"malformed {what}: {len(item) - end} trailing bytes")
-    return der.sequence(header_der, body_der)
+    _tag, _start, end = der.read_tlv(header_der)
+    if end != len(header_der):
+        raise DecodeError(f"malformed PKIHeader: {len(header_der) - end} trailing bytes")
+    _tag, _start, end = der.read_tlv(body_der)
+    if end != len(body_der):
+        raise DecodeError(f"malformed PKIBody: {len(body_der) - end} trailing bytes")
+    return der.tlv(0x30, header_der + body_der)
 
 
 # ================================================================ MAC-based protection
