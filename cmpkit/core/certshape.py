@@ -11,6 +11,7 @@ answer of the caller never depends on this module's leniency, only the cost does
 from __future__ import annotations
 
 from .der import MAX_LENGTH_OCTETS
+from .memo import MAX_CACHED_CERT, memo
 
 # (algorithm OID content octets) -> allowed parameter encodings; b"" means absent.
 _NULL = b"\x05\x00"
@@ -185,8 +186,13 @@ def _bit_string(data: bytes, item) -> None:
 
 def plain_certificate_spki(cert_der: bytes) -> bytes | None:
     """The SubjectPublicKeyInfo DER of ``cert_der`` if it is a certificate of the plain form
-    (module docstring), else None."""
-    data = bytes(cert_der)
+    (module docstring), else None. Remembered per DER: a -repeat run or a server meets the same
+    certificates again and again (issue 17)."""
+    return _plain_certificate_spki(bytes(cert_der))
+
+
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
+def _plain_certificate_spki(data: bytes) -> bytes | None:
     try:
         tag, s, e = _tlv(data, 0, len(data))
         if tag != 0x30 or e != len(data):

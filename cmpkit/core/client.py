@@ -529,14 +529,11 @@ class ClientMachine:
             raise ProtectionError("cannot verify signature-protected response: no -trusted or -srvcert given")
         sender = rsp.sender_name_der
         candidates = [c for c in rsp.extra_certs + list(s.untrusted) + list(s.trusted)]
-        from cryptography import x509
-
+        from .message import certificate_parses
         from .protection import cert_subject_der
         errors = []
         for cand in dict.fromkeys(candidates):
-            try:
-                x509.load_der_x509_certificate(cand)
-            except (ValueError, x509.InvalidVersion):
+            if not certificate_parses(cand):  # remembered per DER (issue 17)
                 continue
             if sender is not None and not same_name(cert_subject_der(cand), sender):
                 continue

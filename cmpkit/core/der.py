@@ -21,20 +21,22 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
     if pos + 2 > n:
         raise DecodeError("truncated DER: no room for tag and length")
     tag = data[pos]
+    first = data[pos + 1]
     if tag & 0x1F == 0x1F:
         raise DecodeError("unsupported DER: multi-byte tag")
-    first = data[pos + 1]
+    if first < 0x80:  # the short form, read here (issue 17: the hot path of every item read)
+        end = pos + 2 + first
+        if end > n:
+            raise DecodeError(f"truncated DER: item claims {first} bytes, {n - pos - 2} present")
+        return tag, pos + 2, end
     pos += 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > MAX_LENGTH_OCTETS:
-            raise DecodeError("unsupported DER length encoding")
-        if pos + count > n:
-            raise DecodeError("truncated DER length")
-        length = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
+    count = first & 0x7F
+    if count == 0 or count > MAX_LENGTH_OCTETS:
+        raise DecodeError("unsupported DER length encoding")
+    if pos + count > n:
+        raise DecodeError("truncated DER length")
+    length = int.from_bytes(data[pos:pos + count], "big")
+    pos += count
     end = pos + length
     if end > n:
         raise DecodeError(f"truncated DER: item claims {length} bytes, {n - pos} present")
@@ -43,20 +45,80 @@ def read_tlv(data: bytes, pos: int = 0) -> tuple[int, int, int]:
 
 def children(data: bytes) -> list[bytes]:
     """The complete TLVs inside the single constructed item ``data`` (each within it)."""
-    _tag, pos, end = read_tlv(data)
+    n = len(data)
+    pos = end = -1
+    if n >= 2 and data[0] & 0x1F != 0x1F:  # its own header in the common forms, inline (issue 17)
+        first = data[1]
+        if first < 0x80:
+            pos, end = 2, 2 + first
+        elif first == 0x81 and n >= 3:
+            pos, end = 3, 3 + data[2]
+        elif first == 0x82 and n >= 4:
+            pos, end = 4, 4 + (data[2] << 8 | data[3])
+    if pos < 0 or end > n:  # anything else, and every error, as read_tlv says it
+        _tag, pos, end = read_tlv(data)
     out = []
     append = out.append
     while pos < end:
-        first = data[pos + 1] if pos + 1 < end else 0x80
-        if first < 0x80 and data[pos] & 0x1F != 0x1F:  # the common short form, read here: the hot path
-            e = pos + 2 + first
-        else:
-            _t, _s, e = read_tlv(data, pos)
-        if e > end:
-            raise DecodeError(f"truncated DER: item claims {e - pos} bytes, {end - pos} present")
+        # the common forms (short, 0x81, 0x82 lengths) read here: the hot path (issue 17);
+        # anything else, and every error, through the general code below
+        e = -1
+        if pos + 2 <= end and data[pos] & 0x1F != 0x1F:
+            first = data[pos + 1]
+            if first < 0x80:
+                e = pos + 2 + first
+            elif first == 0x81:
+                if pos + 3 <= end:
+                    e = pos + 3 + data[pos + 2]
+            elif first == 0x82 and pos + 4 <= end:
+                e = pos + 4 + (data[pos + 2] << 8 | data[pos + 3])
+        if e < 0 or e > end:
+            first = data[pos + 1] if pos + 1 < end else 0x80
+            if first < 0x80 and data[pos] & 0x1F != 0x1F:
+                e = pos + 2 + first
+            else:
+                _t, _s, e = read_tlv(data, pos)
+            if e > end:
+                raise DecodeError(f"truncated DER: item claims {e - pos} bytes, {end - pos} present")
         append(data[pos:e])
         pos = e
     return out
+
+
+def sole(item: bytes) -> bytes | None:
+    """The one item filling the content of the single (explicitly tagged) item ``item`` exactly, in its
+    common form (short, 0x81 or 0x82 lengths, single-byte tag); None for anything else, which the caller
+    then reads with :func:`children` for its exact error (issue 17: no list, no second header read)."""
+    n = len(item)
+    if n < 4 or item[0] & 0x1F == 0x1F:
+        return None
+    first = item[1]
+    if first < 0x80:
+        start = 2
+    elif first == 0x81:
+        start = 3
+    elif first == 0x82:
+        start = 4
+    else:
+        return None
+    if start == 2:
+        length = first
+    elif start == 3:
+        length = item[2]
+    else:
+        length = item[2] << 8 | item[3]
+    if start + length != n or start + 2 > n or item[start] & 0x1F == 0x1F:
+        return None
+    first = item[start + 1]
+    if first < 0x80:
+        e = start + 2 + first
+    elif first == 0x81 and start + 3 <= n:
+        e = start + 3 + item[start + 2]
+    elif first == 0x82 and start + 4 <= n:
+        e = start + 4 + (item[start + 2] << 8 | item[start + 3])
+    else:
+        return None
+    return item[start:] if e == n else None
 
 
 def content(data: bytes) -> bytes:

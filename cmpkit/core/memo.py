@@ -18,6 +18,8 @@ def memo(maxsize: int, max_bytes: int):
 
         @functools.wraps(fn)
         def call(*args):
+            if len(args) == 1 and type(args[0]) is bytes:  # the common call, one DER item (issue 17)
+                return fn(args[0]) if len(args[0]) > max_bytes else cached(args[0])
             size = 0
             for a in args:
                 if isinstance(a, (bytes, bytearray)):
@@ -25,6 +27,16 @@ def memo(maxsize: int, max_bytes: int):
                 elif isinstance(a, tuple):
                     size += sum(len(x) for x in a if isinstance(x, (bytes, bytearray)))
             return fn(*args) if size > max_bytes else cached(*args)
+        code = getattr(fn, "__code__", None)
+        if code is not None and code.co_argcount == 1 and not code.co_kwonlyargcount \
+                and not code.co_flags & 0x0C and not fn.__defaults__:  # one argument: no *args tuple (issue 17)
+            general = call
+
+            @functools.wraps(fn)
+            def call(arg):
+                if type(arg) is bytes:
+                    return fn(arg) if len(arg) > max_bytes else cached(arg)
+                return general(arg)
         call.cache_clear = cached.cache_clear
         call.cache_info = cached.cache_info
         return call

@@ -40,14 +40,30 @@ STATUS_NAMES = ("accepted", "grantedWithMods", "rejection", "waiting", "revocati
 
 def _check_certificates(certs: list, what: str) -> None:
     """DecodeError unless every item of ``certs`` is a well-formed X.509 certificate (as openssl's
-    d2i of the message requires); cryptography parses one in about 2 us."""
-    from cryptography import x509
+    d2i of the message requires); cryptography parses one in about 10 us, and every message of a
+    run carries the same few: the verdict is remembered per DER (issue 17)."""
     for n, cert in enumerate(certs, 1):
-        try:
-            x509.load_der_x509_certificate(cert)
-        except (ValueError, x509.InvalidVersion) as exc:
-            reason = (str(exc).splitlines() or ["not a certificate"])[0][:120]
-            raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}") from None
+        reason = _certificate_error(cert) if type(cert) is bytes else _certificate_error.__wrapped__(cert)
+        if reason is not None:
+            raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}")
+
+
+def certificate_parses(cert_der: bytes) -> bool:
+    """Does cryptography parse ``cert_der`` as a certificate (the verdict remembered per DER)?"""
+    if type(cert_der) is not bytes:
+        cert_der = bytes(cert_der)
+    return _certificate_error(cert_der) is None
+
+
+@memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
+def _certificate_error(cert: bytes) -> Optional[str]:
+    """Why cryptography does not parse ``cert`` as a certificate (its first line), None if it does."""
+    from cryptography import x509
+    try:
+        x509.load_der_x509_certificate(cert)
+    except (ValueError, x509.InvalidVersion) as exc:
+        return (str(exc).splitlines() or ["not a certificate"])[0][:120]
+    return None
 
 
 # ---------------------------------------------------------------- status info
@@ -160,8 +176,7 @@ class Header:
         self.pvno, self.sender, self.recipient = pvno, sender, recipient
         self.messageTime: Optional[bytes] = None
         self.protectionAlg: Optional[bytes] = None
-        for name in _OCTET_FIELDS:
-            setattr(self, name, None)
+        self.senderKID = self.recipKID = self.transactionID = self.senderNonce = self.recipNonce = None
         self.freeText: list[str] = []
         self.generalInfo: list[tuple[str, Optional[bytes]]] = []
 
@@ -213,21 +228,32 @@ class Header:
                 self.generalInfo.append((der.read_oid(parts[0]), parts[1] if len(parts) == 2 else None))
 
     def to_der(self) -> bytes:
-        parts = [der.integer(self.pvno), self.sender, self.recipient]
+        parts = [_PVNO_DER.get(self.pvno) or der.integer(self.pvno), self.sender, self.recipient]
         if self.messageTime is not None:
-            parts.append(der.tlv(0xA0, der.tlv(0x18, self.messageTime)))
+            parts.append(_explicit(0xA0, 0x18, self.messageTime))
         if self.protectionAlg is not None:
             parts.append(der.tlv(0xA1, self.protectionAlg))
-        for name, n in _OCTET_FIELDS.items():
-            value = getattr(self, name)
+        for value, n in ((self.senderKID, 0xA2), (self.recipKID, 0xA3), (self.transactionID, 0xA4),
+                         (self.senderNonce, 0xA5), (self.recipNonce, 0xA6)):
             if value is not None:
-                parts.append(der.tlv(0xA0 | n, der.tlv(0x04, value)))
+                parts.append(_explicit(n, 0x04, value))
         if self.freeText:
             parts.append(der.tlv(0xA7, free_text_der(self.freeText)))
         if self.generalInfo:
             parts.append(der.tlv(0xA8, der.sequence(*(der.sequence(der.oid(o), v or b"")
                                                       for o, v in self.generalInfo))))
         return der.sequence(*parts)
+
+
+_PVNO_DER = {1: b"\x02\x01\x01", 2: b"\x02\x01\x02", 3: b"\x02\x01\x03"}
+
+
+def _explicit(outer: int, inner: int, value: bytes) -> bytes:
+    """der.tlv(outer, der.tlv(inner, value)), both headers at once for a short value (issue 17)."""
+    n = len(value)
+    if n < 0x7E:
+        return bytes((outer, n + 2, inner, n)) + value
+    return der.tlv(outer, der.tlv(inner, value))
 
 
 def free_text_der(texts: Iterable[str]) -> bytes:
@@ -275,6 +301,18 @@ class PKIMessage:
     # -- codec
     @classmethod
     def from_der(cls, data: bytes) -> "PKIMessage":
+        if type(data) is bytes:  # issue 17: one pass over the common form; anything else as below
+            try:
+                msg = _fast_message(data)
+            except (DecodeError, IndexError):
+                msg = None
+            if msg is not None:
+                return msg
+        return cls._from_der_checked(data)
+
+    @classmethod
+    def _from_der_checked(cls, data: bytes) -> "PKIMessage":
+        """from_der in full: every check in order, each with its own error."""
         if not isinstance(data, (bytes, bytearray)):
             raise DecodeError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -543,6 +581,104 @@ def body_tlv(body_type: str, body: Optional[bytes] = None) -> bytes:
     return der.tlv(0xA0 | BODY_TAG[body_type], b"\x05\x00" if body is None else bytes(body))
 
 
+# ---------------------------------------------------------------- the one-pass reader (issue 17)
+
+_PVNOS = {b"\x02\x01\x01": 1, b"\x02\x01\x02": 2, b"\x02\x01\x03": 3}
+_HEADER_FIELD_TAGS = {0xA0 | n: (n, name) for n, name in _HEADER_NAMES.items()}
+
+
+def _content_start(item: bytes) -> int:
+    """Where the content of the single item ``item`` (short, 0x81 or 0x82 length, as der.sole gives) starts."""
+    first = item[1]
+    return 2 if first < 0x80 else 3 if first == 0x81 else 4
+
+
+def _fast_header(data: bytes) -> Optional[Header]:
+    """Header.from_der for the common form, None for anything it does not take in one pass (the caller
+    then reads with the full checks, which give the error). Never more lenient: what it returns is
+    what Header.from_der returns."""
+    if data[0] != 0x30:
+        return None
+    items = der.children(data)
+    if len(items) < 3:
+        return None
+    pvno = _PVNOS.get(items[0])
+    if pvno is None:
+        return None
+    h = Header(pvno, items[1], items[2])
+    last = -1
+    fields = _HEADER_FIELD_TAGS
+    for item in items[3:]:
+        field = fields.get(item[0])
+        if field is None or field[0] <= last:
+            return None
+        last = field[0]
+        if item[1] < 0x80 and len(item) >= 4 and item[3] < 0x80 and item[3] + 4 == len(item) \
+                and item[2] & 0x1F != 0x1F:  # short [n] around a short value: what der.sole gives, inline
+            value, start = item[2:], 2
+        else:
+            value = der.sole(item)
+            if value is None:
+                return None
+            start = _content_start(value)
+        name = field[1]
+        if name in _OCTET_FIELDS:
+            if value[0] != 0x04:
+                return None
+            setattr(h, name, value[start:])
+        elif name == "messageTime":
+            text = value[start:]
+            if value[0] != 0x18 or _parse_time(text) is None:
+                return None
+            h.messageTime = text
+        elif name == "protectionAlg":
+            algs.decode_algorithm_identifier(value)  # checks it (DecodeError: the full reader's error)
+            h.protectionAlg = value
+        else:
+            h._read_field(name, value)
+    return h
+
+
+def _fast_message(data: bytes) -> Optional["PKIMessage"]:
+    """PKIMessage.from_der for the common form in one pass, else None (see _fast_header)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    _tag, _start, end = der.read_tlv(data)
+    if end != len(data):
+        return None
+    items = der.children(data)
+    if not 2 <= len(items) <= 4:
+        return None
+    header = _fast_header(items[0])
+    if header is None:
+        return None
+    body = items[1]
+    if body[0] & 0xE0 != 0xA0 or body[0] & 0x1F not in BODY_NAMES or der.sole(body) is None:
+        return None
+    protection, extra, last = None, [], -1
+    for item in items[2:]:
+        tag = item[0]
+        if tag not in (0xA0, 0xA1) or tag <= last:
+            return None
+        last = tag
+        inner = der.sole(item)
+        if inner is None:
+            return None
+        if tag == 0xA0:
+            start = _content_start(inner)
+            if inner[0] != 0x03 or len(inner) <= start or inner[start] != 0:
+                return None
+            protection = inner[start + 1:]
+        else:
+            if inner[0] != 0x30:
+                return None
+            extra = der.children(inner)
+            if not extra:
+                return None
+            _check_certificates(extra, "extraCerts")
+    return PKIMessage(header, body, protection, extra, header_der=items[0], der_bytes=data)
+
+
 @memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
 def _certificate_public_key(cert_der: bytes):
     """The public key of a certificate (parsed once: a run checks the same signers again and again)."""
@@ -550,6 +686,7 @@ def _certificate_public_key(cert_der: bytes):
     return x509.load_der_x509_certificate(cert_der).public_key()
 
 
+@functools.lru_cache(maxsize=16)
 def _parse_time(text: bytes) -> Optional[datetime.datetime]:
     """A DER GeneralizedTime's text as an aware datetime; None if it is not a valid one."""
     m = _GENERALIZED_TIME.fullmatch(text)

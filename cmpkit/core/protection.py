@@ -55,11 +55,13 @@ def protected_part(header_der: bytes, body_der: bytes) -> bytes:
     ``header_der`` and ``body_der`` are the complete TLVs as they appear in the PKIMessage
     (the body with its explicit [n] tag).
     """
-    for item, what in ((header_der, "PKIHeader"), (body_der, "PKIBody")):
-        _tag, _start, end = der.read_tlv(item)
-        if end != len(item):
-            raise DecodeError(f"malformed {what}: {len(item) - end} trailing bytes")
-    return der.sequence(header_der, body_der)
+    _tag, _start, end = der.read_tlv(header_der)
+    if end != len(header_der):
+        raise DecodeError(f"malformed PKIHeader: {len(header_der) - end} trailing bytes")
+    _tag, _start, end = der.read_tlv(body_der)
+    if end != len(body_der):
+        raise DecodeError(f"malformed PKIBody: {len(body_der) - end} trailing bytes")
+    return der.tlv(0x30, header_der + body_der)
 
 
 # ================================================================ MAC-based protection
@@ -470,7 +472,14 @@ def _pss_params_der(hash_name: str, mgf_hash: str, salt_length: int) -> bytes:
 
 
 def _signature_params(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
-    """(key type, hash name or None, (MGF1 hash, salt length) for PSS or None) of a signature algorithm."""
+    """(key type, hash name or None, (MGF1 hash, salt length) for PSS or None) of a signature algorithm.
+
+    Remembered per AlgorithmIdentifier DER (issue 17: every message names the same one or two)."""
+    return _signature_params_of(bytes(alg_der))
+
+
+@memo(maxsize=64, max_bytes=2048)
+def _signature_params_of(alg_der: bytes) -> tuple[str, str | None, tuple[str, int] | None]:
     try:
         oid, params = algs.decode_algorithm_identifier(alg_der)
     except DecodeError as exc:
@@ -544,27 +553,41 @@ def sign(signer, alg_der: bytes, data: bytes) -> bytes:
     if pss is not None and pss != (hash_name, algs.hash_object(hash_name).digest_size):
         raise ProtectionError("unsupported RSASSA-PSS parameters for signing: need MGF1 with the"
                               " same digest and salt length = digest length")
+    if pss is None and kind in ("rsa", "ec") and type(signer) is _software_key_class():
+        # issue 17: what SoftwareKey.sign does for these, with the padding/ECDSA objects made once
+        # (every transaction signs two to five times); other signers (tokens, subclasses) as ever
+        key = signer.private_key
+        if kind == "ec":
+            return key.sign(data, _ecdsa(hash_name))
+        return key.sign(data, _pkcs1v15(), algs.hash_object(hash_name))
     return signer.sign(data, hash_name, pss=pss is not None)
+
+
+@functools.lru_cache(maxsize=1)
+def _software_key_class():
+    from .keys import SoftwareKey
+    return SoftwareKey
 
 
 def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
     """Check ``signature`` over ``data`` with ``public_key``; ProtectionError if invalid or unsupported."""
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
-
+    InvalidSignature, UnsupportedAlgorithm, ec, padding = _verify_names()
     kind, hash_name, pss = _signature_params(alg_der)
     actual = key_type(public_key)
     if actual != kind:
         raise ProtectionError(f"signature algorithm is for {kind.upper()} keys but the signer key is {actual.upper()}")
-    signature, data = bytes(signature), bytes(data)
+    if type(signature) is not bytes:
+        signature = bytes(signature)
+    if type(data) is not bytes:
+        data = bytes(data)
     try:
         if kind in algs.PURE_SIGNATURE_KINDS:  # EdDSA; ML-DSA with the empty context (RFC 9881)
             public_key.verify(signature, data)
         elif kind == "ec":
-            public_key.verify(signature, data, ec.ECDSA(algs.hash_object(hash_name)))
+            public_key.verify(signature, data, _ecdsa(hash_name))
         else:
             if pss is None:
-                pad = padding.PKCS1v15()
+                pad = _pkcs1v15()
             else:
                 mgf_hash, salt = pss
                 pad = padding.PSS(mgf=padding.MGF1(algs.hash_object(mgf_hash)), salt_length=salt)
@@ -573,6 +596,26 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
         raise ProtectionError("signature check failed: wrong signer key or modified message") from None
     except (UnsupportedAlgorithm, ValueError) as exc:
         raise ProtectionError(f"cannot check signature: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _verify_names():
+    """The cryptography names verify_signature uses, imported once (not on every call: issue 17)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    return InvalidSignature, UnsupportedAlgorithm, ec, padding
+
+
+@functools.lru_cache(maxsize=1)
+def _pkcs1v15():
+    """The PKCS#1 v1.5 padding object (stateless), made once."""
+    return _verify_names()[3].PKCS1v15()
+
+
+@functools.lru_cache(maxsize=16)
+def _ecdsa(hash_name: str):
+    """ECDSA with this hash (cryptography's signature algorithm objects are immutable)."""
+    return _verify_names()[2].ECDSA(algs.hash_object(hash_name))
 
 
 # ================================================================ certConf certHash
@@ -608,6 +651,18 @@ def cert_hash(cert_der: bytes, digest: str | None = None) -> bytes:
 
     ``digest`` overrides the choice (e.g. the hashAlg field of a CMP v3 CertStatus).
     """
+    if digest is None and type(cert_der) is bytes:  # client and server hash the same certificate (issue 17)
+        return _default_cert_hash(cert_der)
+    return _cert_hash(cert_der, digest)
+
+
+@memo(maxsize=16, max_bytes=MAX_CACHED_CERT)
+def _default_cert_hash(cert_der: bytes) -> bytes:
+    """cert_hash with the certificate's own digest, remembered per DER."""
+    return _cert_hash(cert_der, None)
+
+
+def _cert_hash(cert_der: bytes, digest: str | None) -> bytes:
     from cryptography.hazmat.primitives import hashes
 
     name = algs.digest_name(digest) if digest is not None else digest_for_cert_hash(cert_der)

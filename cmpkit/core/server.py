@@ -25,7 +25,6 @@ for :data:`TRANSACTION_TIMEOUT` seconds after its last request.
 """
 from __future__ import annotations
 
-import copy
 import datetime
 import logging
 import os
@@ -232,6 +231,13 @@ class Transaction:
         self.sender_nonce = None
 
 
+def _copy_transaction(kept: Transaction) -> Transaction:
+    """copy.copy(kept) without copy's protocol lookups (issue 17: one per request)."""
+    cur = object.__new__(Transaction)
+    cur.__dict__.update(kept.__dict__)
+    return cur
+
+
 OID_CERT_PROFILE = "1.3.6.1.5.5.7.4.21"   # id-it-certProfile (RFC 9483 section 3.1)
 MOCK_PROFILE = "profile1"                 # the one profile OpenSSL 3.3+'s mock accepts in a cr
 
@@ -301,7 +307,7 @@ class CmpServer:
         key = (req.sender, req.transaction_id)
         self._expire()
         kept = self.transactions.get(key)
-        self.current = copy.copy(kept) if kept is not None else Transaction()
+        self.current = _copy_transaction(kept) if kept is not None else Transaction()
         try:
             transition = self._accept(req)
             verified = self._check_request(req)

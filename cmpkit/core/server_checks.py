@@ -12,7 +12,7 @@ from typing import Optional
 
 from cmpkit.core import bodies, der
 from cmpkit.core.memo import MAX_CACHED_CERT, memo
-from cmpkit.core.message import PKIMessage, name_from_general_name
+from cmpkit.core.message import PKIMessage, certificate_parses, name_from_general_name
 from cmpkit.errors import CmpError, ConfigError
 
 log = logging.getLogger("cmpkit.server")
@@ -170,13 +170,8 @@ class ProtectionCheck:
         raise Failure("no suitable sender cert", data)
 
     def _cert_acceptable(self, cert_der: bytes, req: PKIMessage, sender: bytes, kid: Optional[bytes]) -> bool:
-        from cryptography import x509
-
-        from cmpkit.core import protection
-        from cmpkit.core.verify import check_signer_key_usage
-        try:
-            x509.load_der_x509_certificate(cert_der)
-        except (ValueError, x509.InvalidVersion):
+        protection, check_signer_key_usage = _signer_checks()
+        if not certificate_parses(cert_der):  # remembered per DER (issue 17)
             return False
         if not same_name(protection.cert_subject_der(cert_der), sender):
             return False
@@ -193,6 +188,19 @@ class ProtectionCheck:
         if self.s.policy is None:
             raise ConfigError("no certificate verification policy (ServerSettings.policy) to verify with")
         return self.s.policy
+
+
+_SIGNER_CHECKS: list = []
+
+
+def _signer_checks() -> tuple:
+    """(cmpkit.core.protection, check_signer_key_usage), imported on first use and then kept (issue 17:
+    not imported again for every candidate of every request)."""
+    if not _SIGNER_CHECKS:
+        from cmpkit.core import protection
+        from cmpkit.core.verify import check_signer_key_usage
+        _SIGNER_CHECKS[:] = [protection, check_signer_key_usage]
+    return _SIGNER_CHECKS[0], _SIGNER_CHECKS[1]
 
 
 # ---------------------------------------------------------------------- certificate requests
