@@ -224,7 +224,7 @@ def test_certificate_checks_and_hashes_are_cryptographys(pki):
     assert plain_certificate_spki(der_cert) == plain_certificate_spki(bytearray(der_cert)) == spki
 
 
-def test_signing_a_software_key_directly_is_what_cryptography_gives():
+def test_software_key_signatures_are_what_cryptography_gives():
     data = b"protected part"
     rsa = rsa_key()
     alg = protection.signature_algorithm(rsa.public_key(), "sha384")

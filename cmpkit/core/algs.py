@@ -73,6 +73,20 @@ def hash_object(name: str):
     return factory()
 
 
+@functools.lru_cache(maxsize=None)
+def ecdsa(name: str):
+    """cryptography's ECDSA with the hash of a canonical name (immutable: one per name serves all)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return ec.ECDSA(hash_object(name))
+
+
+@functools.lru_cache(maxsize=1)
+def pkcs1v15():
+    """cryptography's PKCS#1 v1.5 signature padding (stateless: one serves all)."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+    return padding.PKCS1v15()
+
+
 # ---------------------------------------------------------------- HMACs
 # OpenSSL long name -> (OID, hash name)
 HMAC_ALGS = {

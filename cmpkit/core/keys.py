@@ -55,19 +55,21 @@ class SoftwareKey:
         return self._public
 
     def sign(self, data: bytes, digest: str | None, pss: bool = False) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric import ec, padding
+        from .algs import digest_name, ecdsa, hash_object, pkcs1v15
 
         key = self._key
         if self._kind is None:
             self._kind = _private_key_type(key)
         if self._kind == "eddsa":
             return key.sign(data)
-        h = hash_algorithm(digest or "sha256")
-        if self._kind == "rsa":
-            pad = (padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size) if pss
-                   else padding.PKCS1v15())
-            return key.sign(data, pad, h)
-        return key.sign(data, ec.ECDSA(h))
+        name = digest_name(digest or "sha256")
+        if self._kind == "ec":  # the ECDSA and padding objects are made once per hash (issue 17)
+            return key.sign(data, ecdsa(name))
+        h = hash_object(name)
+        if pss:
+            from cryptography.hazmat.primitives.asymmetric import padding
+            return key.sign(data, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
+        return key.sign(data, pkcs1v15(), h)
 
     def __repr__(self) -> str:  # never shows key material
         return f"SoftwareKey({type(self._key).__name__})"

@@ -553,20 +553,7 @@ def sign(signer, alg_der: bytes, data: bytes) -> bytes:
     if pss is not None and pss != (hash_name, algs.hash_object(hash_name).digest_size):
         raise ProtectionError("unsupported RSASSA-PSS parameters for signing: need MGF1 with the"
                               " same digest and salt length = digest length")
-    if pss is None and kind in ("rsa", "ec") and type(signer) is _software_key_class():
-        # issue 17: what SoftwareKey.sign does for these, with the padding/ECDSA objects made once
-        # (every transaction signs two to five times); other signers (tokens, subclasses) as ever
-        key = signer.private_key
-        if kind == "ec":
-            return key.sign(data, _ecdsa(hash_name))
-        return key.sign(data, _pkcs1v15(), algs.hash_object(hash_name))
     return signer.sign(data, hash_name, pss=pss is not None)
-
-
-@functools.lru_cache(maxsize=1)
-def _software_key_class():
-    from .keys import SoftwareKey
-    return SoftwareKey
 
 
 def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
@@ -584,10 +571,10 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
         if kind in algs.PURE_SIGNATURE_KINDS:  # EdDSA; ML-DSA with the empty context (RFC 9881)
             public_key.verify(signature, data)
         elif kind == "ec":
-            public_key.verify(signature, data, _ecdsa(hash_name))
+            public_key.verify(signature, data, algs.ecdsa(hash_name))
         else:
             if pss is None:
-                pad = _pkcs1v15()
+                pad = algs.pkcs1v15()
             else:
                 mgf_hash, salt = pss
                 pad = padding.PSS(mgf=padding.MGF1(algs.hash_object(mgf_hash)), salt_length=salt)
@@ -606,16 +593,6 @@ def _verify_names():
     return InvalidSignature, UnsupportedAlgorithm, ec, padding
 
 
-@functools.lru_cache(maxsize=1)
-def _pkcs1v15():
-    """The PKCS#1 v1.5 padding object (stateless), made once."""
-    return _verify_names()[3].PKCS1v15()
-
-
-@functools.lru_cache(maxsize=16)
-def _ecdsa(hash_name: str):
-    """ECDSA with this hash (cryptography's signature algorithm objects are immutable)."""
-    return _verify_names()[2].ECDSA(algs.hash_object(hash_name))
 
 
 # ================================================================ certConf certHash
