@@ -215,6 +215,13 @@ def test_config_is_immutable_and_catches_typos():
     assert "pass:x" not in repr(Config.from_values(OPTIONS, secret="pass:x"))
 
 
+def test_loaded_settings_do_not_show_secrets():
+    from cmpkit.core.client import ClientSettings
+    from cmpkit.core.server import ServerSettings
+    assert "s3cr3t" not in repr(ClientSettings(secret=b"s3cr3t")) + str(ClientSettings(secret=b"s3cr3t"))
+    assert "s3cr3t" not in repr(ServerSettings(srv_secret=b"s3cr3t")) + str(ServerSettings(srv_secret=b"s3cr3t"))
+
+
 # ---------------------------------------------------------------- config files
 
 class FakeConf:

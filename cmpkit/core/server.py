@@ -66,7 +66,7 @@ def _upper(body_type: str) -> str:
     return BODY_NAMES.get(body_type, body_type.upper())
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # no repr: it would show -srv_secret; neither is used, and each generated method costs start-up time
 class ServerSettings:
     """What ``openssl cmp``'s setup_srv_ctx() configures, already loaded (certs as DER).
 
