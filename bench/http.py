@@ -2,11 +2,16 @@
 """Time per PBM IR transaction over HTTP on loopback, each tool against its own mock server (-port 0).
 
 Default keep-alive and -keep_alive 0. Per transaction = (t(repeat N) - t(repeat 1)) / (N - 1).
-The last row isolates the client: both tools as clients of the same openssl server, -keep_alive 0
-(a new connection per message, as a one-shot enrollment makes them).
+The third row isolates the client: both tools as clients of the same openssl server, -keep_alive 0
+(a new connection per message, as a one-shot enrollment makes them); the last one the server:
+openssl's client against each tool's server, -keep_alive 0. cmpkit flushes each -certout to disk
+before its rename, openssl does not: the row "-keep_alive 0, -certout on tmpfs" (in /dev/shm, where
+a flush costs nothing) compares the same work and is issue 17's target, as in bench/inprocess.py.
 Usage: python bench/http.py [N] [ROUNDS]
 """
+import os
 import sys
+import tempfile
 import threading
 
 from common import TOOLS, alternate, make_pki, table, timed
@@ -34,14 +39,20 @@ def main():
             threading.Thread(target=_drain, args=(stream,), daemon=True).start()
     try:
         rows = []
-        for label, extra, against in (("PBM IR, default keep-alive", [], None),
-                                      ("PBM IR, -keep_alive 0", ["-keep_alive", "0"], None),
-                                      ("PBM IR, -keep_alive 0, both clients of openssl's server",
-                                       ["-keep_alive", "0"], "openssl")):
+        shm = tempfile.mkdtemp(dir="/dev/shm", prefix="cmpkit-bench-") if os.path.isdir("/dev/shm") else None
+        tmpfs_row = [("PBM IR, -keep_alive 0, -certout on tmpfs", ["-keep_alive", "0"], None, None, shm)] if shm else []
+        for label, extra, against, client, out_dir in (
+                ("PBM IR, default keep-alive", [], None, None, None),
+                ("PBM IR, -keep_alive 0", ["-keep_alive", "0"], None, None, None),
+                *tmpfs_row,
+                ("PBM IR, -keep_alive 0, both clients of openssl's server", ["-keep_alive", "0"], "openssl", None, None),
+                ("PBM IR, -keep_alive 0, openssl's client against both servers", ["-keep_alive", "0"], None, "openssl",
+                 None)):
             def per_tx(tool):
-                args = TOOLS[tool] + ["-config", "", "-server", servers[against or tool].address, "-cmd", "ir", "-ref", "1234",
-                                      "-secret", "pass:test", "-newkey", p.path("new_key"), "-subject", "/CN=leaf",
-                                      "-certout", str(p.dir / f"out-{tool}.pem"), *extra]
+                args = TOOLS[client or tool] + [
+                    "-config", "", "-server", servers[against or tool].address, "-cmd", "ir", "-ref", "1234",
+                    "-secret", "pass:test", "-newkey", p.path("new_key"), "-subject", "/CN=leaf",
+                    "-certout", os.path.join(out_dir or p.dir, f"out-{tool}.pem"), *extra]
                 t1 = timed(args + ["-repeat", "1"])
                 tn = timed(args + ["-repeat", str(N)])
                 return (tn - t1) / (N - 1) * 1000

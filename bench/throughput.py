@@ -6,8 +6,12 @@ processes, each running R PBM IR transactions (-repeat R) with implicit confirma
 so that every transaction is one request and one response (openssl's mock server keeps one
 transaction at a time; interleaved certConfs of concurrent clients would be refused).
 Throughput = C x R / wall time of the whole batch; higher is better.
+A last row per client count gives cmpkit's CA mode (-srv_ca_cert/-srv_ca_key: a real certificate
+issued per request, its state in SQLite in memory) under the same load; openssl has no CA mode,
+so that row has no ratio.
 Usage: python bench/throughput.py [R] [ROUNDS] [CLIENTS...]
-CMPKIT_BENCH_SERVER_ARGS adds options to cmpkit's server only (e.g. "-srv_workers 2").
+CMPKIT_BENCH_SERVER_ARGS adds options to cmpkit's server only (e.g. "-srv_workers 2");
+CMPKIT_BENCH_CA=0 leaves the CA-mode row out.
 """
 import os
 import shlex
@@ -54,24 +58,42 @@ def _median(values):
     return values[len(values) // 2]
 
 
+def _ca_server(p, common, extra):
+    """cmpkit -port in CA mode (the test PKI's issuing CA), or None with CMPKIT_BENCH_CA=0."""
+    if os.environ.get("CMPKIT_BENCH_CA", "1") == "0":
+        return None
+    from tests.pki import pem_key
+    key = p.write("issuing_key", "issuing.key", pem_key(p.objs["issuing_key"]))
+    return Server(TOOLS["cmpkit"] + common + ["-srv_ca_cert", p.path("issuing"), "-srv_ca_key", key] + extra)
+
+
 def main():
     p = make_pki()
-    srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", p.path("issued"),
-           "-grant_implicitconf"]
+    common = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-grant_implicitconf"]
+    srv = common + ["-rsp_cert", p.path("issued")]
     extra = {"cmpkit": shlex.split(os.environ.get("CMPKIT_BENCH_SERVER_ARGS", ""))}
     servers = {tool: Server(TOOLS[tool] + srv + extra.get(tool, [])) for tool in TOOLS}
+    ca = _ca_server(p, common, extra["cmpkit"])
     try:
-        rows = []
+        rows, ca_rows = [], []
         for clients in CLIENTS:
             samples = {tool: [] for tool in TOOLS}
+            ca_samples = []
             for _ in range(ROUNDS):
                 for tool in TOOLS:
                     samples[tool].append(batch(servers[tool].address, p, clients))
+                if ca is not None:
+                    ca_samples.append(batch(ca.address, p, clients))
             rows.append((f"{clients} concurrent client(s)", {t: _median(v) for t, v in samples.items()}))
+            if ca is not None:
+                ca_rows.append(f"| {clients} concurrent client(s), cmpkit in CA mode | {_median(ca_samples):.2f} "
+                               "| (no CA mode) | n/a |")
         table(f"Mock server over HTTP, PBM IR with implicit confirmation, openssl clients x {R} transactions, "
               f"median of {ROUNDS} rounds", rows, unit="tx/s", higher_is_better=True)
+        for line in ca_rows:  # beside the table's rows: a real certificate issued per request
+            print(line)
     finally:
-        for s in servers.values():
+        for s in list(servers.values()) + ([ca] if ca is not None else []):
             s.stop()
 
 
