@@ -165,7 +165,8 @@ def console() -> None:
     module and object (several milliseconds), as mypy does: the exit functions run
     (``logging.shutdown``, plugins' own), the standard streams are flushed, then ``os._exit``.
     A library calling :func:`main` gets neither. With a thread other than daemons still running,
-    or an exit by exception (SIGTERM, Ctrl-C), the interpreter exits as usual.
+    a profiler or tracer active (``python -m cProfile -m cmpkit``), or an exit by exception
+    (SIGTERM, Ctrl-C), the interpreter exits as usual.
     """
     import gc
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
@@ -178,8 +179,9 @@ def _fast_exit(code: int) -> None:
     import threading
 
     run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's; elsewhere the usual exit
-    if not isinstance(code, int) or run_exit_functions is None or any(not t.daemon for t in threading.enumerate()
-                                         if t is not threading.main_thread()):
+    if (not isinstance(code, int) or run_exit_functions is None or sys.getprofile() is not None
+            or sys.gettrace() is not None  # a profiler or debugger (python -m cProfile ...) reports after the run
+            or any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())):
         sys.exit(code)
     run_exit_functions()
     try:

@@ -67,3 +67,13 @@ def test_a_running_thread_is_waited_for(tmp_path):
         """, ["-config", "", "-cmd", "genm"])
     assert r.returncode == 1
     assert marker.read_text() == "done"  # os._exit would have cut the thread off
+
+
+@pytest.mark.slow
+def test_a_profiler_gets_its_report(tmp_path):
+    out = tmp_path / "run.prof"
+    r = run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "cmpkit", "-config", "", "-cmd", "genm"],
+            cwd=tmp_path)
+    assert "CMP error:" in r.stderr  # (cProfile itself ends with status 0 after SystemExit)
+    import pstats
+    assert pstats.Stats(str(out)).total_calls > 0  # written after the run returned
