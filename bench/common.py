@@ -20,6 +20,22 @@ OPENSSL = [shutil.which("openssl") or "openssl", "cmp"]
 TOOLS = {"cmpkit": CMPKIT, "openssl": OPENSSL}
 
 
+def drain(server):
+    """Read a server's output in the background: its log lines must go somewhere, or a full pipe
+    stalls it (the CA mode logs every certificate it issues)."""
+    import threading
+
+    def read(stream):
+        try:
+            for _ in stream:
+                pass
+        except (OSError, ValueError):  # closed by Server.stop()
+            pass
+    for stream in (server.proc.stdout, server.proc.stderr):
+        threading.Thread(target=read, args=(stream,), daemon=True).start()
+    return server
+
+
 def make_pki():
     from tests.pki import build
     return build(pathlib.Path(tempfile.mkdtemp(prefix="cmpkit-bench-")))

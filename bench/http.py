@@ -12,9 +12,8 @@ Usage: python bench/http.py [N] [ROUNDS]
 import os
 import sys
 import tempfile
-import threading
 
-from common import TOOLS, alternate, make_pki, table, timed
+from common import TOOLS, alternate, drain, make_pki, table, timed
 
 from tests.tools import Server
 
@@ -22,21 +21,10 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 
 
-def _drain(stream):
-    try:
-        for _ in stream:
-            pass
-    except (OSError, ValueError):  # closed by Server.stop()
-        pass
-
-
 def main():
     p = make_pki()
     srv = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert", p.path("issued")]
-    servers = {tool: Server(TOOLS[tool] + srv) for tool in TOOLS}
-    for s in servers.values():  # their log lines must go somewhere: a full pipe would stall a server
-        for stream in (s.proc.stdout, s.proc.stderr):
-            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
+    servers = {tool: drain(Server(TOOLS[tool] + srv)) for tool in TOOLS}
     try:
         rows = []
         shm = tempfile.mkdtemp(dir="/dev/shm", prefix="cmpkit-bench-") if os.path.isdir("/dev/shm") else None

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from common import OPENSSL, PYTHON, TOOLS, env, make_pki
+from common import OPENSSL, PYTHON, TOOLS, drain, env, make_pki
 
 from tests.tools import Server
 
@@ -63,9 +63,9 @@ def main():
     if not os.path.exists(TIME):
         raise SystemExit(f"{TIME} is needed for peak memory (apt-get install time)")
     p = make_pki()
-    server = Server(OPENSSL + ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert",
+    server = drain(Server(OPENSSL + ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-rsp_cert",
                                p.path("issued"), "-srv_cert", p.path("server"), "-srv_key", p.path("server_key"),
-                               "-srv_trusted", p.path("root"), "-srv_untrusted", p.path("issuing")])
+                               "-srv_trusted", p.path("root"), "-srv_untrusted", p.path("issuing")]))
     try:
         rows = []
         for n, (label, args) in enumerate(scenarios(p, server.address).items()):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from common import OPENSSL, TOOLS, env, make_pki, table
+from common import OPENSSL, TOOLS, drain, env, make_pki, table
 
 from tests.tools import Server
 
@@ -64,7 +64,7 @@ def _ca_server(p, common, extra):
         return None
     from tests.pki import pem_key
     key = p.write("issuing_key", "issuing.key", pem_key(p.objs["issuing_key"]))
-    return Server(TOOLS["cmpkit"] + common + ["-srv_ca_cert", p.path("issuing"), "-srv_ca_key", key] + extra)
+    return drain(Server(TOOLS["cmpkit"] + common + ["-srv_ca_cert", p.path("issuing"), "-srv_ca_key", key] + extra))
 
 
 def main():
@@ -72,7 +72,7 @@ def main():
     common = ["-config", "", "-srv_ref", "1234", "-srv_secret", "pass:test", "-grant_implicitconf"]
     srv = common + ["-rsp_cert", p.path("issued")]
     extra = {"cmpkit": shlex.split(os.environ.get("CMPKIT_BENCH_SERVER_ARGS", ""))}
-    servers = {tool: Server(TOOLS[tool] + srv + extra.get(tool, [])) for tool in TOOLS}
+    servers = {tool: drain(Server(TOOLS[tool] + srv + extra.get(tool, []))) for tool in TOOLS}
     ca = _ca_server(p, common, extra["cmpkit"])
     try:
         rows, ca_rows = [], []
