@@ -68,12 +68,20 @@ def alternate(measure, rounds):
     return {t: statistics.median(v) for t, v in samples.items()}
 
 
-def table(title, rows, unit="ms", higher_is_better=False):
-    """rows: [(label, {tool: value})]; prints values and the cmpkit/openssl ratio."""
+def table(title, rows, unit="ms", higher_is_better=False, targets=None):
+    """rows: [(label, {tool: value})]; prints values and the cmpkit/openssl ratio, and for the
+    labels in ``targets`` (label -> ratio) issue 17's target with met / not met (a ratio at most
+    the target, or at least it when higher is better)."""
+    targets = targets or {}
     print(f"\n{title}")
-    print(f"| measurement | cmpkit ({unit}) | openssl ({unit}) | ratio cmpkit/openssl |")
-    print("|---|---:|---:|---:|")
+    print(f"| measurement | cmpkit ({unit}) | openssl ({unit}) | ratio cmpkit/openssl | target | met |")
+    print("|---|---:|---:|---:|---:|---|")
     for label, v in rows:
         note = " (higher is better)" if higher_is_better else ""
-        ratio = f"{v['cmpkit'] / v['openssl']:.2f}{note}" if v["openssl"] else "n/a (openssl gave 0)"
-        print(f"| {label} | {v['cmpkit']:.2f} | {v['openssl']:.2f} | {ratio} |")
+        ratio = v["cmpkit"] / v["openssl"] if v["openssl"] else None
+        shown = f"{ratio:.2f}{note}" if ratio is not None else "n/a (openssl gave 0)"
+        target, met = targets.get(label), ""
+        if target is not None:
+            met = "met" if ratio is not None and (ratio >= target if higher_is_better else ratio <= target) else "not met"
+        print(f"| {label} | {v['cmpkit']:.2f} | {v['openssl']:.2f} | {shown} | "
+              f"{'' if target is None else ('>= ' if higher_is_better else '<= ') + f'{target:.1f}x'} | {met} |")
