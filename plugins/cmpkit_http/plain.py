@@ -95,8 +95,7 @@ class _Response:
                 raise _Slow()
 
     def close(self) -> None:
-        whole = self.response.isclosed() or self.response.length == 0
-        if self.response.will_close or not whole:
+        if not reusable_after(self.response):
             if self.sender.sock is self.sock:
                 self.sender.drop()
             else:
@@ -232,7 +231,7 @@ class PlainSender:
     def _connection(self, timeout):
         import socket
         sock = self.sock
-        if sock is not None and _dropped(sock):
+        if sock is not None and dropped(sock):
             self.drop()
             sock = None
         if sock is None:
@@ -336,7 +335,13 @@ def _timeout_text(kind: str, limit, source: str, where: str) -> str:
     return f"no response within {seconds} (-msg_timeout) from {where}"
 
 
-def _dropped(sock) -> bool:
+def reusable_after(response) -> bool:
+    """May the connection of an http.client ``response`` carry the next request? Only when the
+    server keeps it and the body was read whole (both transports' rule)."""
+    return not response.will_close and (response.isclosed() or response.length == 0)
+
+
+def dropped(sock) -> bool:
     """Has the server closed (or written to) an idle connection? Then it cannot be reused."""
     import select
     try:

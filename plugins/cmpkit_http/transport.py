@@ -13,11 +13,12 @@ module only moves bytes, mapping socket, TLS and protocol failures to httpx's ex
 from __future__ import annotations
 
 import http.client
-import select
 import ssl
 from typing import Optional
 
 import httpx
+
+from .plain import dropped, reusable_after  # the connection rules of both transports
 
 
 class Http1Transport(httpx.BaseTransport):
@@ -59,7 +60,7 @@ class Http1Transport(httpx.BaseTransport):
     def _connection(self, url: httpx.URL, timeout) -> http.client.HTTPConnection:
         origin = (url.scheme, url.host, url.port)
         conn = self._conn
-        if conn is not None and (origin != self._origin or conn.sock is None or _dropped(conn.sock)):
+        if conn is not None and (origin != self._origin or conn.sock is None or dropped(conn.sock)):
             self._drop()
             conn = None
         if conn is None:
@@ -209,8 +210,7 @@ class _Body(httpx.SyncByteStream):
             yield chunk
 
     def close(self) -> None:
-        whole = self.response.isclosed() or self.response.length == 0
-        if self.response.will_close or not whole:
+        if not reusable_after(self.response):
             if self.transport._conn is self.conn:
                 self.transport._drop()
             else:
@@ -218,10 +218,3 @@ class _Body(httpx.SyncByteStream):
         self.response.close()
 
 
-def _dropped(sock) -> bool:
-    """Has the server closed (or written to) an idle connection? Then it cannot be reused."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
