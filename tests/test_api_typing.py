@@ -33,13 +33,19 @@ def test_user_program_and_the_api_pass_mypy_strict(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def mypy_reports(tmp_path, source, correct: str, wrong: str, report: str):
+    """mypy --strict reports ``report`` for ``source`` with ``correct`` replaced by ``wrong``."""
+    program = tmp_path / f"wrong_{source.name}"
+    program.write_text(source.read_text().replace(correct, wrong))
+    assert wrong in program.read_text()
+    r = mypy(tmp_path, program)
+    assert r.returncode == 1 and report in r.stdout, r.stdout + r.stderr
+
+
 def test_a_wrong_call_is_found(tmp_path):
     """The API's types reach the user's code (not Any): a subject given as a number is reported."""
-    wrong = tmp_path / "wrong_user.py"
-    wrong.write_text(EXAMPLE.read_text().replace('client.enroll(key, "CN=example"', "client.enroll(key, 42"))
-    assert "client.enroll(key, 42" in wrong.read_text()
-    r = mypy(tmp_path, wrong)
-    assert r.returncode == 1 and 'Argument 2 to "enroll" of "Client"' in r.stdout, r.stdout + r.stderr
+    mypy_reports(tmp_path, EXAMPLE, 'client.enroll(key, "CN=example"', "client.enroll(key, 42",
+                 'Argument 2 to "enroll" of "Client"')
 
 
 def test_user_program_runs(pki, tmp_path):
@@ -62,8 +68,5 @@ def test_user_fixture_file_and_the_plugin_pass_mypy_strict(tmp_path):
 
 def test_the_fixture_value_type_reaches_the_user(tmp_path):
     """CmpTestServer's attributes are typed for the user's code: a certificate given as the URL is reported."""
-    wrong = tmp_path / "wrong_fixture_user.py"
-    wrong.write_text(FIXTURE_USER.read_text().replace("cmpkit.Client(cmp_server.url,", "cmpkit.Client(cmp_server.ca_certificate,"))
-    assert "cmpkit.Client(cmp_server.ca_certificate," in wrong.read_text()
-    r = mypy(tmp_path, wrong)
-    assert r.returncode == 1 and 'Argument 1 to "Client" has incompatible type "Certificate"' in r.stdout, r.stdout + r.stderr
+    mypy_reports(tmp_path, FIXTURE_USER, "cmpkit.Client(cmp_server.url,", "cmpkit.Client(cmp_server.ca_certificate,",
+                 'Argument 1 to "Client" has incompatible type "Certificate"')
