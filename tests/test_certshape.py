@@ -17,7 +17,7 @@ from cmpkit.core import der
 from cmpkit.core.certshape import plain_certificate_spki
 
 from .asn1_schema import decode, encode
-from .tools import imports_of_run
+from .tools import imports_of_pbm_enrollment, imports_of_run
 from .pki import build, ec_key, make_cert, mldsa_key, make_pq_cert, rsa_key
 
 SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -145,12 +145,7 @@ def test_a_pbm_enrollment_imports_no_cryptography_x509(tmp_path):
     """The in-process PBM ir with -newkey: the new certificate's key check, the chain (none to
     build) and the output need no cryptography.x509."""
     p = build(tmp_path)
-    args = ["-config", "", "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-rsp_cert", p.path("issued"),
-            "-cmd", "ir", "-ref", "1", "-secret", "pass:s", "-newkey", p.path("new_key"), "-subject", "/CN=x",
-            "-certout", str(tmp_path / "out.pem")]
-    for _ in range(2):  # the second run after the first one's discovery
-        r, imported = imports_of_run(args, tmp_path)
-        assert r.returncode == 0, r.stderr[-2000:]
+    imported = imports_of_pbm_enrollment(p, tmp_path)
     assert "cmpkit.core.certshape" in imported
     assert "cryptography.x509" not in imported
     saved = x509.load_pem_x509_certificate((tmp_path / "out.pem").read_bytes())

@@ -85,6 +85,18 @@ def imports_of_run(args, tmp_path):
     return r, {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
 
 
+def imports_of_pbm_enrollment(pki, tmp_path):
+    """The modules an in-process PBM ir with -newkey and -certout (``tmp_path``/out.pem) imports,
+    in its second run (after the first one's discovery); both runs must succeed."""
+    args = ["-config", "", "-use_mock_srv", "-srv_ref", "1", "-srv_secret", "pass:s", "-rsp_cert", pki.path("issued"),
+            "-cmd", "ir", "-ref", "1", "-secret", "pass:s", "-newkey", pki.path("new_key"), "-subject", "/CN=x",
+            "-certout", str(tmp_path / "out.pem")]
+    for _ in range(2):
+        r, imported = imports_of_run(args, tmp_path)
+        assert r.returncode == 0, r.stderr[-2000:]
+    return imported
+
+
 @contextlib.contextmanager
 def softhsm_dir(tmp_path_factory, name: str):
     """A SoftHSM2 configuration in a new temporary directory, in force (SOFTHSM2_CONF, which env()
