@@ -10,6 +10,7 @@ from cmpkit.app.credentials import Loader
 from cmpkit_http.server import MAX_HEAD, CmpHttpServer, Limits, make_server
 
 from .test_http import cfg, post, raw, running, seq, tls_pki, transfer  # noqa: F401 (fixture)
+from .tools import read_until_closed
 
 
 def echo(request: bytes) -> bytes:
@@ -52,12 +53,7 @@ def test_a_head_that_never_ends_is_cut(front):
                 s.sendall(b"X-Filler: " + b"f" * 990 + b"\r\n")
         except OSError:
             pass
-        answer = b""
-        try:
-            while chunk := s.recv(4096):
-                answer += chunk
-        except OSError:
-            pass
+        answer = read_until_closed(s, until_error=True)
     assert answer.split(b" ")[1] in (b"400", b"431")  # h11 refuses it as malformed, httptools' guard as too long
     assert transfer(front.port).send(seq(b"ok")) == seq(b"ok")
 
@@ -65,9 +61,7 @@ def test_a_head_that_never_ends_is_cut(front):
 def test_a_stalled_request_gets_408(front):
     with socket.create_connection(("127.0.0.1", front.port), timeout=5) as s:
         s.sendall(post(seq(b"x"))[:-3])  # the body's last bytes never come
-        answer = b""
-        while chunk := s.recv(4096):
-            answer += chunk
+        answer = read_until_closed(s)
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
 
 
@@ -83,9 +77,7 @@ def test_tls_handshake_within_the_request_timeout(tls_pki):  # noqa: F811
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
             with ctx.wrap_socket(s, server_hostname="localhost") as tls:
                 tls.sendall(post(seq(b"t")))
-                answer = b""
-                while chunk := tls.recv(4096):
-                    answer += chunk
+                answer = read_until_closed(tls)
         assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(seq(b"t"))
 
 

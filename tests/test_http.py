@@ -26,7 +26,7 @@ from cmpkit_http.client import HttpTransport, parse_server, proxy_for, proxy_ori
 from cmpkit_http.server import CmpHttpServer, Limits, der_sequence_length, limits_of, make_server, request_path
 
 from .pki import ec_key, make_cert, pem_cert, pem_key
-from .tools import bundled_options
+from .tools import bundled_options, read_until_closed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 try:  # the -port front's parser: httptools where installed (the fast extra), else h11
@@ -382,12 +382,7 @@ def test_server_answers_expect_100_continue(srv):
         s.sendall(head)
         assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"  # before any byte of the body was sent
         s.sendall(seq(b""))
-        answer = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+        answer = read_until_closed(s)
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(seq(seq(b"")))
 
 
@@ -486,7 +481,6 @@ def test_a_trickling_client_is_cut_at_the_request_deadline_and_blocks_nobody():
     with running(CmpHttpServer(0, echo, host="127.0.0.1", limits=Limits(request_timeout=1))) as server:
         start = time.monotonic()
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
-            answer = b""
             for byte in post(seq(b"slow")):
                 try:
                     slow.sendall(bytes([byte]))
@@ -497,11 +491,7 @@ def test_a_trickling_client_is_cut_at_the_request_deadline_and_blocks_nobody():
                 if time.monotonic() - start > 3:
                     break
             slow.settimeout(3)
-            try:
-                while chunk := slow.recv(4096):
-                    answer += chunk
-            except OSError:
-                pass
+            answer = read_until_closed(slow, until_error=True)
         assert answer.startswith(b"HTTP/1.1 408 Request Timeout") and time.monotonic() - start < 4
 
 

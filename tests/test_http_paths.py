@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from .test_interop_http import _server_args
-from .tools import CMPKIT, Server, run
+from .tools import CMPKIT, Server, read_until_closed, run
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +46,7 @@ def _status(port: int, target: bytes, body: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"POST " + target + b" HTTP/1.0\r\nContent-Type: application/pkixcmp\r\n"
                   b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
+        answer = read_until_closed(s)
     return answer.split(b" ", 2)[1]
 
 

@@ -15,7 +15,7 @@ from cmpkit.core.message import PKIMessage
 from .pki import pem_cert
 from .test_cli_vs_openssl import PBM, SRV_PBM
 from .test_robustness import mutation
-from .tools import CMPKIT, Server, run
+from .tools import CMPKIT, Server, read_until_closed, run
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +42,7 @@ def post(body: bytes, length=None) -> bytes:
 def exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
+        return read_until_closed(s)
 
 
 def huge_oid_request() -> bytes:
@@ -110,12 +107,7 @@ def test_slowloris_is_cut_and_others_are_served(pki, tmp_path):
             time.sleep(max(0.0, 2.5 - (time.monotonic() - start)))
             for s in slow:
                 s.settimeout(5)
-                data = b""
-                try:
-                    while chunk := s.recv(4096):
-                        data += chunk
-                except OSError:
-                    pass
+                data = read_until_closed(s, until_error=True)
                 assert data.startswith(b"HTTP/1.1 408 ")
         finally:
             for s in slow:

@@ -85,6 +85,19 @@ def imports_of_run(args, tmp_path):
     return r, {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
 
 
+def read_until_closed(sock, until_error: bool = False) -> bytes:
+    """Everything ``sock`` receives until the peer closes; with ``until_error`` also what came
+    before a reset or timeout (OSError), which otherwise propagates."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:
+        if not until_error:
+            raise
+    return data
+
+
 def imports_of_pbm_enrollment(pki, tmp_path):
     """The modules an in-process PBM ir with -newkey and -certout (``tmp_path``/out.pem) imports,
     in its second run (after the first one's discovery); both runs must succeed."""
