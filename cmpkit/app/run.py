@@ -9,6 +9,7 @@ blocked plugin's options are not declared, and count as not given.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Optional
@@ -64,22 +65,17 @@ def save_certs(path: Optional[str], certs: list, what: str, certform) -> None:
     write_atomically(path, _certs_bytes_again(certs, certform))
 
 
-_SAVED_PEM: dict = {}   # certificates -> their PEM file content: -repeat saves the same ones again
-
-
 def _certs_bytes_again(certs: list, certform) -> bytes:
-    """certs_bytes, a PEM result reused when the same certificates are saved again (issue 17); other
-    forms (whose warning openssl prints every time) are made each time."""
+    """certs_bytes, a PEM result reused when the same certificates are saved again (issue 17: -repeat);
+    other forms (whose warning openssl prints every time) are made each time."""
     if (certform or "PEM").upper() != "PEM" or not all(type(c) is bytes for c in certs):
         return certs_bytes(certs, certform)
-    key = tuple(certs)
-    data = _SAVED_PEM.get(key)
-    if data is None:
-        data = certs_bytes(certs, certform)
-        if len(_SAVED_PEM) >= 8:
-            _SAVED_PEM.clear()
-        _SAVED_PEM[key] = data
-    return data
+    return _pem_file(tuple(certs))
+
+
+@functools.lru_cache(maxsize=8)
+def _pem_file(certs: tuple) -> bytes:
+    return certs_bytes(list(certs), "PEM")
 
 
 PROVIDERS_BUILT_IN = ("default", "base", "legacy")  # what cryptography's OpenSSL has loaded anyway

@@ -558,7 +558,7 @@ def sign(signer, alg_der: bytes, data: bytes) -> bytes:
 
 def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) -> None:
     """Check ``signature`` over ``data`` with ``public_key``; ProtectionError if invalid or unsupported."""
-    InvalidSignature, UnsupportedAlgorithm, ec, padding = _verify_names()
+    InvalidSignature, UnsupportedAlgorithm, padding = _verify_names()
     kind, hash_name, pss = _signature_params(alg_der)
     actual = key_type(public_key)
     if actual != kind:
@@ -589,10 +589,8 @@ def verify_signature(public_key, alg_der: bytes, data: bytes, signature: bytes) 
 def _verify_names():
     """The cryptography names verify_signature uses, imported once (not on every call: issue 17)."""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
-    return InvalidSignature, UnsupportedAlgorithm, ec, padding
-
-
+    from cryptography.hazmat.primitives.asymmetric import padding
+    return InvalidSignature, UnsupportedAlgorithm, padding
 
 
 # ================================================================ certConf certHash

@@ -7,6 +7,7 @@ rejection in the certificate response), with the reasons OpenSSL 3.0/3.1's serve
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Optional
 
@@ -190,17 +191,13 @@ class ProtectionCheck:
         return self.s.policy
 
 
-_SIGNER_CHECKS: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _signer_checks() -> tuple:
     """(cmpkit.core.protection, check_signer_key_usage), imported on first use and then kept (issue 17:
     not imported again for every candidate of every request)."""
-    if not _SIGNER_CHECKS:
-        from cmpkit.core import protection
-        from cmpkit.core.verify import check_signer_key_usage
-        _SIGNER_CHECKS[:] = [protection, check_signer_key_usage]
-    return _SIGNER_CHECKS[0], _SIGNER_CHECKS[1]
+    from cmpkit.core import protection
+    from cmpkit.core.verify import check_signer_key_usage
+    return protection, check_signer_key_usage
 
 
 # ---------------------------------------------------------------------- certificate requests
