@@ -11,7 +11,6 @@ import functools
 import logging
 from typing import Optional
 
-from cmpkit.core import bodies, der
 from cmpkit.core.memo import MAX_CACHED_CERT, memo
 from cmpkit.core.message import PKIMessage, certificate_parses, name_from_general_name
 from cmpkit.errors import CmpError, ConfigError
