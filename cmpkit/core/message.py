@@ -43,16 +43,14 @@ def _check_certificates(certs: list, what: str) -> None:
     d2i of the message requires); cryptography parses one in about 10 us, and every message of a
     run carries the same few: the verdict is remembered per DER (issue 17)."""
     for n, cert in enumerate(certs, 1):
-        reason = _certificate_error(cert) if type(cert) is bytes else _certificate_error.__wrapped__(cert)
+        reason = _certificate_error(bytes(cert))  # (bytes of bytes is the object itself)
         if reason is not None:
             raise DecodeError(f"malformed {what}: certificate {n} of {len(certs)}: {reason}")
 
 
 def certificate_parses(cert_der: bytes) -> bool:
     """Does cryptography parse ``cert_der`` as a certificate (the verdict remembered per DER)?"""
-    if type(cert_der) is not bytes:
-        cert_der = bytes(cert_der)
-    return _certificate_error(cert_der) is None
+    return _certificate_error(bytes(cert_der)) is None
 
 
 @memo(maxsize=64, max_bytes=MAX_CACHED_CERT)
@@ -176,7 +174,8 @@ class Header:
         self.pvno, self.sender, self.recipient = pvno, sender, recipient
         self.messageTime: Optional[bytes] = None
         self.protectionAlg: Optional[bytes] = None
-        self.senderKID = self.recipKID = self.transactionID = self.senderNonce = self.recipNonce = None
+        for name in _OCTET_FIELDS:
+            setattr(self, name, None)
         self.freeText: list[str] = []
         self.generalInfo: list[tuple[str, Optional[bytes]]] = []
 
@@ -233,10 +232,10 @@ class Header:
             parts.append(_explicit(0xA0, 0x18, self.messageTime))
         if self.protectionAlg is not None:
             parts.append(der.tlv(0xA1, self.protectionAlg))
-        for value, n in ((self.senderKID, 0xA2), (self.recipKID, 0xA3), (self.transactionID, 0xA4),
-                         (self.senderNonce, 0xA5), (self.recipNonce, 0xA6)):
+        for name, n in _OCTET_FIELDS.items():
+            value = getattr(self, name)
             if value is not None:
-                parts.append(_explicit(n, 0x04, value))
+                parts.append(_explicit(0xA0 | n, 0x04, value))
         if self.freeText:
             parts.append(der.tlv(0xA7, free_text_der(self.freeText)))
         if self.generalInfo:
@@ -583,7 +582,7 @@ def body_tlv(body_type: str, body: Optional[bytes] = None) -> bytes:
 
 # ---------------------------------------------------------------- the one-pass reader (issue 17)
 
-_PVNOS = {b"\x02\x01\x01": 1, b"\x02\x01\x02": 2, b"\x02\x01\x03": 3}
+_PVNOS = {encoded: pvno for pvno, encoded in _PVNO_DER.items()}
 _HEADER_FIELD_TAGS = {0xA0 | n: (n, name) for n, name in _HEADER_NAMES.items()}
 
 
